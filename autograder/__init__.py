@@ -1,0 +1,1 @@
+"""The course's grading and release tooling: ``python -m autograder --help``."""
