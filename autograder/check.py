@@ -33,6 +33,8 @@ def check(solutions: Path = SOLUTIONS, lessons: list[str] | None = None, jobs: i
                     f"{cell.output}")
         if lesson.status != "graded" or lesson.score != lesson.max_score:
             ok = False
-            log(f"FAIL {lesson.lesson}: {lesson.status} {lesson.score:g}/{lesson.max_score:g} {lesson.message}")
-    log(f"{'OK' if ok else 'FAILED'}: {len(lessons)} solution notebooks in {time.monotonic() - started:.0f} s")
+            log(f"FAIL {lesson.lesson}: {lesson.status} "
+                f"{lesson.score:g}/{lesson.max_score:g} {lesson.message}")
+    seconds = time.monotonic() - started
+    log(f"{'OK' if ok else 'FAILED'}: {len(lessons)} solution notebooks in {seconds:.0f} s")
     return ok, grades

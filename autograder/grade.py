@@ -130,7 +130,7 @@ def summary_table(rows: list[StudentGrades], lessons: list[str]) -> str:
         cells = []
         for lesson in lessons:
             result = by_lesson[lesson]
-            mark = {"graded": "", "missing": " (missing)", "invalid": " (invalid)"}.get(result.status, " (error)")
+            mark = "" if result.status == "graded" else f" ({result.status})"
             cells.append(f"  {f'{result.score:g}/{result.max_score:g}{mark}':>14}")
         total = sum(r.score for r in grades.lessons)
         total_max = sum(r.max_score for r in grades.lessons)

@@ -1,19 +1,7 @@
-"""The course's support package: the reference building blocks later lessons import,
-plus data, plots and training utilities.
+"""The course's support package: the reference building blocks later lessons import
+(one module a lesson, named by concept: ``qkv``, ``attention``, ``multi_head``,
+``masking``, ...), plus the checks behind the lessons' tests, plots, data and training.
 
-Each module is the reference version of one lesson's exercises
-(``tests/test_reference.py`` keeps it equal to the solution notebook).
+Import from the modules: ``from transformer_course.attention import softmax``.
+``tests/test_reference.py`` keeps each module equal to its solution notebook.
 """
-
-from .attention import attention_scores, scaled_dot_product_attention, softmax
-from .qkv import QKVProjection, embed, qkv_matrix, qkv_per_token
-
-__all__ = [
-    "QKVProjection",
-    "attention_scores",
-    "embed",
-    "qkv_matrix",
-    "qkv_per_token",
-    "scaled_dot_product_attention",
-    "softmax",
-]

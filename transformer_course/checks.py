@@ -93,6 +93,7 @@ def expect_close(
         if _close(actual, wrong.to(expected.dtype), tolerances):
             raise AssertionError(f"{what}: {hint}")
     expect_shape(actual, expected.shape, what)
+    expect_dtype(actual, expected.dtype, what)
     if torch.isnan(actual).any() and not torch.isnan(expected).any():
         raise AssertionError(f"{what}: your result contains NaN where none was expected.")
     diff = (actual.detach().cpu().to(expected.dtype) - expected.detach().cpu()).abs()

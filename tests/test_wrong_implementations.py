@@ -1,0 +1,33 @@
+"""The hidden tests are themselves tested: each realistic wrong implementation
+loses points, and every graded exercise has at least three of them."""
+
+from collections import Counter
+
+import pytest
+
+from autograder.course import lesson_ids
+
+from . import harness
+from .wrong import Wrong, all_wrong
+
+WRONG = all_wrong()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.id)
+def test_wrong_implementation_loses_points(wrong: Wrong, record_property):
+    nb = harness.replace_solution(harness.load(wrong.lesson), wrong.target, wrong.code)
+    executed = harness.execute(nb, wrong.lesson)
+    lost = {cell: (score, most) for cell, (score, most) in harness.scores(executed).items()
+            if score < most}
+    assert lost, f"{wrong.mistake!r} ({wrong.target}) earned full marks: the hidden tests miss it"
+    # conftest.py prints these at the end of the run.
+    record_property("caught", [f"{cell} −{most - score:g}  {harness.failure(executed, cell)[:90]}"
+                        for cell, (score, most) in lost.items()])
+
+
+@pytest.mark.parametrize("lesson", lesson_ids())
+def test_every_exercise_has_three_wrong_implementations(lesson):
+    counts = Counter(w.target for w in WRONG if w.lesson == lesson)
+    for target in harness.solution_ids(harness.load(lesson)):
+        assert counts[target] >= 3, f"{lesson}: {target} has {counts[target]} wrong implementations"
