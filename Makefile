@@ -9,15 +9,17 @@ STAMP := $(VENV)/.installed
 # Jupyter refuses to start as root without --allow-root; an ordinary user needs nothing.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install lab test lint release check grade
+.PHONY: help install lab formgrader test lint release check grade validate
 
 help:
 	@echo "make lab      set up (first time) and open the lessons in JupyterLab"
+	@echo "make formgrader  open nbgrader's formgrader on this course (instructors)"
 	@echo "make test     set up (first time) and run the tests"
 	@echo "make install  set up .venv only"
 	@echo "make release  regenerate lessons/ from solutions/"
 	@echo "make check    run every solution notebook through the grader (full marks or fail)"
 	@echo "make grade SUBMISSIONS=dir OUT=dir [JOBS=2]   grade a folder of submissions"
+	@echo "make validate NB=notebook   check a notebook before you submit it (students)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +28,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# JupyterLab reads only the course's Jupyter config (jupyter/student or jupyter/instructor),
+# never the user's own (~/.jupyter), and keeps its settings and workspaces under build/.
+# The server starts in the repository so that Validate finds nbgrader_config.py; .venv/bin
+# goes first on PATH because nbgrader runs `alembic` from there (and terminals get the
+# course's python). tests/browser.py starts JupyterLab the same way.
+JUPYTER_ENV = env -u JUPYTER_PATH -u JUPYTER_CONFIG_PATH PATH="$(CURDIR)/$(BIN):$$PATH" \
+	JUPYTER_PREFER_ENV_PATH=1 \
+	JUPYTERLAB_SETTINGS_DIR=$(CURDIR)/build/jupyter/user-settings \
+	JUPYTERLAB_WORKSPACES_DIR=$(CURDIR)/build/jupyter/workspaces
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=lessons
+	$(JUPYTER_ENV) JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter/student \
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=lessons
+
+formgrader: $(STAMP)
+	$(JUPYTER_ENV) JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter/instructor \
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/formgrader
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -44,3 +61,8 @@ check: $(STAMP)
 JOBS ?= 2
 grade: $(STAMP)
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+
+# A student's check before submitting: visible tests, and test cells changed or deleted.
+validate: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make validate NB=lessons/<lesson>/<lesson>.ipynb"; exit 2; }
+	$(BIN)/python -m autograder validate $(NB)

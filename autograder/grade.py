@@ -1,33 +1,45 @@
 """``grade``: grade a folder of submissions.
 
 SUBMISSIONS holds ``<student_id>/<lesson_id>/<lesson_id>.ipynb``. Each run builds
-a fresh gradebook from ``solutions/``, grades every student in a process of its
-own (``--jobs`` at a time), and writes:
+a fresh gradebook from ``solutions/``, grades every notebook in a process of its own
+(``--jobs`` at a time) with a sandboxed, memory-capped kernel, and writes:
 
 - ``OUT/grades.csv``: student_id, lesson, score, max_score (one row per student
-  and lesson);
+  and lesson), rewritten as each notebook is graded;
 - ``OUT/feedback/<student>/<lesson>/<lesson>.html``: nbgrader's feedback with
   the hidden tests removed;
-- ``OUT/results/<student>.json``: one test per graded cell, in Gradescope's format.
+- ``OUT/results/<student>.json``: one test per graded cell, in Gradescope's format;
+- ``OUT/integrity.csv``: code that patches what the tests rely on, and test cells
+  that did not run as written, for the instructor to look at.
+
+``OUT/.grading/`` keeps each notebook's result as soon as it is known. A run that
+is interrupted and started again reuses the results whose solutions and submitted
+notebook are unchanged, and grades the rest; results of another run (other
+solutions, other limits) are discarded, never mixed in.
 """
 
 import csv
+import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .course import SOLUTIONS, lesson_ids
-from .template import build_template
-from .worker import CellResult, LessonResult, max_scores
+import nbformat
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import is_grade
 
-STUDENT_TIMEOUT_S = 3600
+from .course import IGNORED, SOLUTIONS, lesson_ids, notebook_path
+from .sandbox import INSTALL_HINT, Limits, sandbox_problem
+from .template import build_template
+from .worker import LessonResult, lesson_cells
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,14 @@ class StudentGrades:
     student: str
     lessons: list[LessonResult]
     seconds: float
+
+
+@dataclass(frozen=True)
+class Job:
+    student: str
+    lesson: str
+    submitted: Path
+    digest: str  # of the submitted file: a changed file is graded again
 
 
 def find_students(submissions: Path, known_lessons: list[str]) -> tuple[list[str], list[str]]:
@@ -51,6 +71,53 @@ def find_students(submissions: Path, known_lessons: list[str]) -> tuple[list[str
     return students, [lesson for lesson in known_lessons if lesson in submitted]
 
 
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def _run_digest(solutions: Path, lessons: list[str], limits: Limits) -> str:
+    """What makes two runs' results comparable: the solutions and the limits."""
+    h = hashlib.sha256(json.dumps(asdict(limits), sort_keys=True).encode())
+    for lesson in lessons:
+        for path in sorted((solutions / lesson).rglob("*")):
+            name = path.relative_to(solutions)
+            if path.is_file() and not IGNORED(str(path.parent), list(name.parts)):
+                h.update(str(name).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+class State:
+    """``OUT/.grading``: one result file a notebook, written atomically when it is known."""
+
+    def __init__(self, out: Path, run_digest: str, fresh: bool):
+        self.root = out / ".grading"
+        manifest = self.root / "run.json"
+        if fresh or not manifest.is_file() or json.loads(manifest.read_text())["run"] != run_digest:
+            for folder in (self.root, out / "feedback", out / "results"):
+                shutil.rmtree(folder, ignore_errors=True)
+            (out / "grades.csv").unlink(missing_ok=True)
+            self.root.mkdir(parents=True)
+            manifest.write_text(json.dumps({"run": run_digest}))
+
+    def _path(self, job: Job) -> Path:
+        return self.root / job.student / f"{job.lesson}.json"
+
+    def load(self, job: Job) -> LessonResult | None:
+        path = self._path(job)
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            if saved["digest"] == job.digest:
+                return LessonResult.from_json(saved["result"])
+        return None
+
+    def save(self, job: Job, result: LessonResult) -> None:
+        path = self._path(job)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps({"digest": job.digest, "result": asdict(result)}))
+        os.replace(partial, path)
+
+
 def _worker_env(jobs: int) -> dict[str, str]:
     env = dict(os.environ)
     # N kernels at once share the cores instead of each claiming all of them.
@@ -59,36 +126,63 @@ def _worker_env(jobs: int) -> dict[str, str]:
     return env
 
 
-def _grade_one(template: Path, work: Path, submissions: Path, student: str,
-               lessons: list[str], env: dict[str, str]) -> StudentGrades:
-    workdir = work / student
+def _grade_job(job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float,
+               env: dict[str, str]) -> tuple[LessonResult, float]:
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "autograder.worker", str(template), str(workdir), student,
-           str(submissions / student), *lessons]
+    result = _run_worker(job, template, work, out, limits, max_score, env)
+    return result, time.monotonic() - started
+
+
+def _run_worker(job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float,
+                env: dict[str, str]) -> LessonResult:
+    workdir = work / job.student / job.lesson
+    workdir.mkdir(parents=True)
+    spec = workdir / "job.json"
+    spec.write_text(json.dumps({"template": str(template), "workdir": str(workdir), "student": job.student,
+                                "submitted": str(job.submitted), "lesson": job.lesson,
+                                "limits": asdict(limits)}))
+    # A session of its own, so that a run past its time is killed with its kernel.
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(spec)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=STUDENT_TIMEOUT_S)
-        failure = None if proc.returncode == 0 else (proc.stderr.strip().splitlines() or ["?"])[-1]
+        log, _ = proc.communicate(timeout=limits.notebook_timeout_s)
     except subprocess.TimeoutExpired:
-        failure = f"grading took longer than {STUDENT_TIMEOUT_S} s"
-    result_file = workdir / "result.json"
-    if failure is None and result_file.is_file():
-        results = [
-            LessonResult(**{**r, "cells": [CellResult(**c) for c in r["cells"]]})
-            for r in json.loads(result_file.read_text())
-        ]
-    else:
-        maxima = max_scores(template / "gradebook.db", lessons)
-        results = [LessonResult(lesson, "error", 0.0, maxima[lesson], f"grader failed: {failure}")
-                   for lesson in lessons]
-    return StudentGrades(student, results, time.monotonic() - started)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return LessonResult(job.lesson, "timeout", 0.0, max_score,
+                            f"your notebook ran longer than {limits.notebook_timeout_s} s "
+                            "(an endless loop?); it must run top to bottom in that time")
+    result = workdir / "result.json"
+    if proc.returncode != 0 or not result.is_file():
+        last = (log.strip().splitlines() or ["no output"])[-1]
+        return LessonResult(job.lesson, "error", 0.0, max_score, f"the grader failed: {last[:300]}")
+    html = workdir / "feedback" / job.student / job.lesson / f"{job.lesson}.html"
+    if html.is_file():
+        dest = out / "feedback" / job.student / job.lesson / html.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(html, dest)
+    return LessonResult.from_json(json.loads(result.read_text()))
 
 
-def _gradescope_json(grades: StudentGrades) -> dict:
+def cells_with_hidden_tests(solutions: Path, lessons: list[str]) -> set[tuple[str, str]]:
+    """(lesson, grade_id) of every graded cell that holds hidden tests."""
+    marker = ClearHiddenTests().begin_test_delimeter
+    return {(lesson, cell.metadata.nbgrader["grade_id"])
+            for lesson in lessons
+            for cell in nbformat.read(notebook_path(solutions, lesson), as_version=4).cells
+            if is_grade(cell) and marker in cell.source}
+
+
+def _gradescope_json(grades: StudentGrades, hidden: set[tuple[str, str]] = frozenset()) -> dict:
+    """Gradescope's results format. A graded cell with hidden tests (in ``hidden``) is
+    shown on Gradescope only once grades are published ("after_published"), and so is
+    the total; every other test, including why a notebook could not be graded, at once."""
     tests = []
     for lesson in grades.lessons:
         if lesson.status != "graded":
             tests.append({"name": lesson.lesson, "score": 0.0, "max_score": lesson.max_score,
-                          "status": "failed", "output": lesson.message})
+                          "status": "failed", "output": lesson.message, "visibility": "visible"})
         for cell in lesson.cells:
             tests.append({
                 "name": f"{lesson.lesson}: {cell.grade_id}",
@@ -96,6 +190,7 @@ def _gradescope_json(grades: StudentGrades) -> dict:
                 "max_score": cell.max_score,
                 "status": "passed" if cell.score == cell.max_score else "failed",
                 "output": cell.output,
+                "visibility": "after_published" if (lesson.lesson, cell.grade_id) in hidden else "visible",
             })
     return {
         "score": sum(lesson.score for lesson in grades.lessons),
@@ -105,21 +200,24 @@ def _gradescope_json(grades: StudentGrades) -> dict:
 
 
 def _write_csv(path: Path, rows: list[StudentGrades]) -> None:
-    with path.open("w", newline="") as f:
+    partial = path.with_suffix(".partial")
+    with partial.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student_id", "lesson", "score", "max_score"])
         for grades in rows:
             for lesson in grades.lessons:
                 writer.writerow([grades.student, lesson.lesson, f"{lesson.score:g}", f"{lesson.max_score:g}"])
+    os.replace(partial, path)
 
 
-def _copy_feedback(work: Path, out: Path, student: str, lessons: list[LessonResult]) -> None:
-    for lesson in lessons:
-        html = work / student / "feedback" / student / lesson.lesson / f"{lesson.lesson}.html"
-        if html.is_file():
-            dest = out / "feedback" / student / lesson.lesson / html.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(html, dest)
+def _write_integrity(path: Path, rows: list[StudentGrades]) -> int:
+    findings = [(g.student, lesson.lesson, finding) for g in rows for lesson in g.lessons
+                for finding in lesson.integrity]
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "lesson", "finding"])
+        writer.writerows(findings)
+    return len(findings)
 
 
 def summary_table(rows: list[StudentGrades], lessons: list[str]) -> str:
@@ -139,35 +237,63 @@ def summary_table(rows: list[StudentGrades], lessons: list[str]) -> str:
 
 
 def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIONS,
-          log=print) -> list[StudentGrades]:
+          limits: Limits | None = None, fresh: bool = False, log=print) -> list[StudentGrades]:
     """Grade every student of ``submissions`` into ``out``; see the module's docstring."""
+    limits = limits or Limits()
     if jobs < 1:
         raise SystemExit("error: --jobs must be at least 1")
+    if limits.sandbox and (problem := sandbox_problem()):
+        raise SystemExit(f"error: no sandbox for student code: {problem}; {INSTALL_HINT}")
     students, lessons = find_students(submissions, lesson_ids(solutions))
     if not lessons:
         raise SystemExit(f"error: no folder in {submissions} is named after a lesson of this course")
     out.mkdir(parents=True, exist_ok=True)
+    state = State(out, _run_digest(solutions, lessons, limits), fresh)
     (out / "results").mkdir(exist_ok=True)
-    rows: list[StudentGrades] = []
+    todo = [Job(s, lesson, notebook_path(submissions / s, lesson),
+                _digest(notebook_path(submissions / s, lesson)))
+            for s in students for lesson in lessons]
+    done: dict[tuple[str, str], LessonResult] = {}
+    for job in todo:
+        if (saved := state.load(job)) is not None:
+            done[job.student, job.lesson] = saved
+    if done:
+        log(f"resuming: {len(done)} of {len(todo)} notebooks were graded by an earlier, interrupted run")
+    seconds: dict[str, float] = {}
+    hidden = cells_with_hidden_tests(solutions, lessons)
+
+    def record(student: str | None = None) -> list[StudentGrades]:
+        """Write grades.csv, and the results of ``student`` (of everyone when None)."""
+        rows = [StudentGrades(s, [done[s, lesson] for lesson in lessons if (s, lesson) in done],
+                              seconds.get(s, 0.0)) for s in students]
+        _write_csv(out / "grades.csv", rows)
+        for grades in rows:
+            if student in (None, grades.student):
+                (out / "results" / f"{grades.student}.json").write_text(
+                    json.dumps(_gradescope_json(grades, hidden), indent=1, ensure_ascii=False))
+        return rows
+
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         template = build_template(Path(tmp) / "template", solutions, lessons)
-        work = Path(tmp) / "students"
+        maxima = {lesson: most for lesson, (most, _) in lesson_cells(template / "gradebook.db").items()}
         env = _worker_env(jobs)
+        remaining = [job for job in todo if (job.student, job.lesson) not in done]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_grade_one, template, work, submissions, s, lessons, env)
-                       for s in students]
+            futures = {pool.submit(_grade_job, job, template, Path(tmp) / "work", out, limits,
+                                   maxima[job.lesson], env): job for job in remaining}
             for future in as_completed(futures):
-                grades = future.result()
-                rows.append(grades)
-                _copy_feedback(work, out, grades.student, grades.lessons)
-                (out / "results" / f"{grades.student}.json").write_text(
-                    json.dumps(_gradescope_json(grades), indent=1, ensure_ascii=False))
-                _write_csv(out / "grades.csv", sorted(rows, key=lambda r: r.student))
-                for lesson in grades.lessons:
-                    if lesson.status != "graded":
-                        log(f"{grades.student} {lesson.lesson}: {lesson.status}: {lesson.message}")
-                log(f"graded {grades.student} ({len(rows)}/{len(students)}) in {grades.seconds:.1f} s")
-    rows.sort(key=lambda r: r.student)
+                job = futures[future]
+                result, took = future.result()
+                state.save(job, result)
+                done[job.student, job.lesson] = result
+                seconds[job.student] = seconds.get(job.student, 0.0) + took
+                record(job.student)
+                if result.status != "graded":
+                    log(f"{job.student} {job.lesson}: {result.status}: {result.message}")
+                log(f"graded {job.student} {job.lesson} ({len(done)}/{len(todo)}): "
+                    f"{result.score:g}/{result.max_score:g}")
+    rows = record()
     log(summary_table(rows, lessons))
+    if flagged := _write_integrity(out / "integrity.csv", rows):
+        log(f"integrity: {flagged} findings to look at in {out / 'integrity.csv'}")
     return rows
-

@@ -19,25 +19,34 @@ from nbgrader.preprocessors import (
 from traitlets.config import Config
 
 from .course import COURSE_ID
-from .preprocessors import HideHiddenTests, StderrToStdout
+from .integrity import InjectGuard, VerifyGuard
+from .preprocessors import HideHiddenTests, LimitOutputSize, StderrToStdout
+from .sandbox import GradingExecute, Limits
 
-CELL_TIMEOUT_S = 300
 
+def course_config(root: Path | None = None, limits: Limits | None = None) -> Config:
+    """nbgrader settings; ``root`` is the course directory (a temporary one when grading).
 
-def course_config(root: Path | None = None) -> Config:
-    """nbgrader settings; ``root`` is the course directory (a temporary one when grading)."""
+    With ``limits`` (the grader), notebooks run in the grading kernel of
+    autograder/sandbox.py; without (nbgrader's own commands), in the notebook's kernel.
+    """
     c = Config()
     c.CourseDirectory.course_id = COURSE_ID
     if root is not None:
         c.CourseDirectory.root = str(root)
     # A deleted test cell would otherwise wait for manual grading forever.
     c.OverwriteCells.add_missing_cells = True
-    c.Execute.timeout = CELL_TIMEOUT_S
+    c.Execute.timeout = (limits or Limits()).cell_timeout_s
+    # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
+    # output of `import torch` comes later, and nbgrader then drops the whole notebook.
+    c.Execute.iopub_timeout = 60
+    guarded = [InjectGuard, GradingExecute, VerifyGuard] if limits else [Execute]
     c.Autograde.autograde_preprocessors = [
-        Execute,
+        *guarded,
         StderrToStdout,
         ClearMetadataPreprocessor,
         LimitOutput,
+        LimitOutputSize,
         SaveAutoGrades,
         AssignLatePenalties,
         CheckCellMetadata,

@@ -30,3 +30,25 @@ class HideHiddenTests(ClearHiddenTests):
             if output.output_type == "error":
                 output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class LimitOutputSize(NbGraderPreprocessor):
+    """Caps each output's size: nbgrader's LimitOutput counts lines, and one line of
+    megabytes would still swell the graded notebook and its feedback."""
+
+    max_chars = 20_000
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        kept = []
+        for output in cell.outputs:
+            if output.output_type == "stream" and len(output.text) > self.max_chars:
+                output.text = output.text[: self.max_chars] + "\n… output cut: it was too long …\n"
+            elif output.output_type in ("display_data", "execute_result"):
+                size = sum(len(str(v)) for v in output.get("data", {}).values())
+                if size > 50 * self.max_chars:
+                    output.data = {"text/plain": "… output removed: it was too large …"}
+            kept.append(output)
+        cell.outputs = kept
+        return cell, resources

@@ -15,19 +15,20 @@ from nbgrader.coursedir import CourseDirectory
 
 from .course import IGNORED, SOLUTIONS, lesson_ids
 from .nbconfig import course_config
+from .sandbox import Limits
 
 
 class GradingError(RuntimeError):
     """A step of nbgrader failed; the message carries its log."""
 
 
-def nbgrader_api(root: Path) -> NbGraderAPI:
+def nbgrader_api(root: Path, limits: Limits | None = None) -> NbGraderAPI:
     # nbgrader runs `alembic` from PATH; a venv's python started by its full path
     # (as make does) would not find it.
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
-    config = course_config(root)
+    config = course_config(root, limits)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 

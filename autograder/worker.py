@@ -1,11 +1,12 @@
-"""Grades one student's lessons; run as its own process by ``grade``.
+"""Grades one student's notebook for one lesson; ``grade`` runs it as a process of its own.
 
-``python -m autograder.worker TEMPLATE WORKDIR STUDENT SUBMISSION_DIR LESSON...``
-writes ``WORKDIR/result.json``. A process per student means a student whose code
-brings the grader down costs that student's grades only.
+``python -m autograder.worker JOB.json`` reads what to grade and writes
+``WORKDIR/result.json``. A process per notebook means a notebook that brings its
+grader down (a dead kernel, a run past its time) costs that notebook's points only.
 """
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,8 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import is_grade
 
 from .course import COURSE_ID, notebook_path
+from .integrity import scan
+from .sandbox import RUNTIME_ENV, Limits, install_kernel
 from .template import nbgrader_api
 
 OUTPUT_LIMIT = 2000  # characters of a test's output shown to the student
@@ -32,20 +35,37 @@ class CellResult:
 @dataclass
 class LessonResult:
     lesson: str
-    status: str  # "graded", "missing", "invalid" or "error"
+    status: str  # graded, missing, empty, invalid, wrong lesson, kernel died, timeout, error
     score: float
     max_score: float
     message: str = ""
     cells: list[CellResult] = field(default_factory=list)
+    integrity: list[str] = field(default_factory=list)  # for the instructor's integrity report
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LessonResult":
+        return cls(**{**data, "cells": [CellResult(**c) for c in data["cells"]]})
 
 
-def max_scores(gradebook_db: Path, lessons: list[str]) -> dict[str, float]:
+def lesson_cells(gradebook_db: Path) -> dict[str, tuple[float, set[str]]]:
+    """For each lesson: its maximum score and the names of its nbgrader cells."""
     with Gradebook(f"sqlite:///{gradebook_db}", COURSE_ID) as gb:
-        return {lesson: float(gb.find_assignment(lesson).max_score) for lesson in lessons}
+        return {
+            a.name: (float(a.max_score), {c.name for nb in a.notebooks for c in nb.source_cells})
+            for a in gb.assignments
+        }
+
+
+def _which_lesson(nb, lessons: dict[str, tuple[float, set[str]]]) -> str | None:
+    names = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+             if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+    overlap = {lesson: len(names & cells) for lesson, (_, cells) in lessons.items()}
+    best = max(overlap, key=overlap.get, default=None)
+    return best if best is not None and overlap[best] > 0 else None
 
 
 def _cell_outputs(notebook: Path) -> dict[str, str]:
-    """What each grade cell printed or raised, for the student's report.
+    """What each grade cell printed or raised, in notebook order, for the student's report.
     Tracebacks are cut to their last line: they would quote hidden tests."""
     texts = {}
     for cell in nbformat.read(notebook, as_version=4).cells:
@@ -64,56 +84,81 @@ def _cell_outputs(notebook: Path) -> dict[str, str]:
     return texts
 
 
-def grade_student(
-    template: Path, workdir: Path, student: str, submission: Path, lessons: list[str]
-) -> list[LessonResult]:
+def _precheck(submitted: Path, lesson: str, lessons: dict) -> tuple[str, str] | None:
+    """(status, message) when the file can't be graded as this lesson's notebook."""
+    if not submitted.is_file():
+        return "missing", f"no file {lesson}/{lesson}.ipynb was submitted"
+    if submitted.stat().st_size == 0:
+        return "empty", f"{lesson}.ipynb is an empty file"
+    try:
+        nb = nbformat.read(submitted, as_version=4)
+        nbformat.validate(nb)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is the same case
+        return "invalid", f"{lesson}.ipynb is not a valid notebook: {str(error)[:300]}"
+    found = _which_lesson(nb, lessons)
+    if found is not None and found != lesson:
+        return "wrong lesson", (f"{lesson}.ipynb holds the notebook of lesson {found}: "
+                                "submit each lesson in its own folder")
+    return None
+
+
+def _failure(log: str) -> tuple[str, str]:
+    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log:
+        return "kernel died", ("the Python kernel died while running your notebook (os._exit, sys.exit "
+                               "in a loop, running out of memory, or a crash); run it top to bottom "
+                               "with Restart Kernel and Run All Cells to find the cell")
+    return "error", "the grader could not run your notebook: run it top to bottom and fix the first error"
+
+
+def grade_notebook(template: Path, workdir: Path, student: str, submitted: Path, lesson: str,
+                   limits: Limits) -> LessonResult:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "source").symlink_to(template / "source")
     shutil.copy(template / "gradebook.db", workdir / "gradebook.db")
-    maxima = max_scores(workdir / "gradebook.db", lessons)
-    api = nbgrader_api(workdir)
-    results = []
-    for lesson in lessons:
-        submitted = notebook_path(submission, lesson)
-        if not submitted.is_file():
-            results.append(LessonResult(lesson, "missing", 0.0, maxima[lesson],
-                                        f"no file {lesson}/{lesson}.ipynb was submitted"))
-            continue
-        try:
-            nbformat.validate(nbformat.read(submitted, as_version=4))
-        except Exception as error:  # noqa: BLE001 - any unreadable file is the same case
-            results.append(LessonResult(lesson, "invalid", 0.0, maxima[lesson],
-                                        f"{lesson}.ipynb is not a valid notebook: {error}"))
-            continue
-        target = notebook_path(workdir / "submitted" / student, lesson)
-        target.parent.mkdir(parents=True)
-        shutil.copy(submitted, target)
-        graded = api.autograde(lesson, student, force=True, create=True)
-        if not graded["success"]:
-            results.append(LessonResult(lesson, "error", 0.0, maxima[lesson],
-                                        f"the grader could not run {lesson}.ipynb"))
-            continue
-        api.generate_feedback(lesson, student, force=True)
-        outputs = _cell_outputs(notebook_path(workdir / "autograded" / student, lesson))
-        with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", COURSE_ID) as gb:
-            notebook = gb.find_submission_notebook(lesson, lesson, student)
-            order = list(outputs)  # notebook order
-            grades = sorted(notebook.grades, key=lambda g: order.index(g.name)
-                            if g.name in order else len(order))
-            cells = [
-                CellResult(g.name, float(g.score), float(g.max_score), outputs.get(g.name, ""))
-                for g in grades
-            ]
-            results.append(LessonResult(lesson, "graded", float(notebook.score),
-                                        float(notebook.max_score), cells=cells))
-    return results
+    lessons = lesson_cells(workdir / "gradebook.db")
+    max_score = lessons[lesson][0]
+    problem = _precheck(submitted, lesson, lessons)
+    if problem:
+        return LessonResult(lesson, problem[0], 0.0, max_score, problem[1])
+    target = notebook_path(workdir / "submitted" / student, lesson)
+    target.parent.mkdir(parents=True)
+    shutil.copy(submitted, target)
+    findings = scan(nbformat.read(target, as_version=4))
+
+    scratch = notebook_path(workdir / "autograded" / student, lesson).parent
+    scratch.mkdir(parents=True)  # nbgrader writes here; the kernel may write here only
+    runtime = workdir / "runtime"
+    install_kernel(workdir / "jupyter", scratch, runtime, limits)
+    os.environ["JUPYTER_PATH"] = str(workdir / "jupyter")
+    os.environ[RUNTIME_ENV] = str(runtime)
+
+    api = nbgrader_api(workdir, limits)
+    graded = api.autograde(lesson, student, force=True, create=True)
+    if not graded["success"]:
+        status, message = _failure(graded.get("log", "") + graded.get("error", ""))
+        return LessonResult(lesson, status, 0.0, max_score, message, integrity=findings)
+    api.generate_feedback(lesson, student, force=True)
+    outputs = _cell_outputs(notebook_path(workdir / "autograded" / student, lesson))
+    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", COURSE_ID) as gb:
+        notebook = gb.find_submission_notebook(lesson, lesson, student)
+        order = list(outputs)
+        grades = sorted(notebook.grades,
+                        key=lambda g: order.index(g.name) if g.name in order else len(order))
+        cells = [CellResult(g.name, float(g.score), float(g.max_score), outputs.get(g.name, ""))
+                 for g in grades]
+        findings += [f"{c.grade_id}: {c.output.strip().splitlines()[-1]}" for c in cells
+                     if "IntegrityError" in c.output]
+        return LessonResult(lesson, "graded", float(notebook.score), float(notebook.max_score),
+                            cells=cells, integrity=findings)
 
 
-def main(argv: list[str]) -> None:
-    template, workdir, student, submission, *lessons = argv
-    results = grade_student(Path(template), Path(workdir), student, Path(submission), lessons)
-    (Path(workdir) / "result.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+def main(job_file: str) -> None:
+    job = json.loads(Path(job_file).read_text())
+    workdir = Path(job["workdir"])
+    result = grade_notebook(Path(job["template"]), workdir, job["student"], Path(job["submitted"]),
+                            job["lesson"], Limits(**job["limits"]))
+    (workdir / "result.json").write_text(json.dumps(asdict(result), indent=1))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1])

@@ -11,10 +11,14 @@ from torch import nn
 def embed(tokens: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     """Look up each token's row of the embedding table.
 
+    Args:
+        tokens: integer token ids in [0, V), with any leading batch dims.
+        table: the embedding table, one row of size d_model per token id.
+
     Shape:
-        tokens: (..., T), integer ids in [0, V).
+        tokens: (..., T).
         table: (V, d_model).
-        output: (..., T, d_model).
+        output: (..., T, d_model), the dtype and device of `table`.
     """
     return table[tokens]  # (..., T, d_model)
 
@@ -23,6 +27,10 @@ def qkv_per_token(
     x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Compute q, k, v one token at a time, as the notes first describe it.
+
+    Args:
+        x: the embedded tokens of one sentence, one row per token.
+        w_q, w_k, w_v: the query, key and value weights W^Q, W^K, W^V.
 
     Shape:
         x: (T, d_model).
@@ -42,16 +50,23 @@ def qkv_matrix(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Compute Q = XW^Q, K = XW^K, V = XW^V for every token at once.
 
+    Args:
+        x: the embedded tokens, one row per token, with any leading batch dims.
+        w_q, w_k, w_v: the query, key and value weights W^Q, W^K, W^V.
+
     Shape:
         x: (..., T, d_model).
         w_q, w_k, w_v: (d_model, d_k).
         output: three tensors of shape (..., T, d_k).
     """
-    return x @ w_q, x @ w_k, x @ w_v  # each (..., T, d_k)
+    return x @ w_q, x @ w_k, x @ w_v  # each (..., T, d_model) @ (d_model, d_k) -> (..., T, d_k)
 
 
 class QKVProjection(nn.Module):
     """The three learned projections W^Q, W^K, W^V as bias-free linear layers.
+
+    ``nn.Linear`` keeps its weight as (out_features, in_features) = (d_k, d_model)
+    and computes x @ weight.T, so ``self.w_q.weight`` is (W^Q)ᵀ.
 
     Args:
         d_model: size of each token's embedding.

@@ -1,0 +1,109 @@
+"""The kernel that runs a student's notebook: memory-capped, and sandboxed.
+
+The sandbox (bubblewrap) gives the kernel a file system of its own: the Python
+installation and ``transformer_course`` read-only, the notebook's folder writable,
+an empty /tmp, and nothing else — not the course repository, the gradebook, other
+students' files or the network (a network namespace of its own). Kernel and grader
+talk over Unix sockets in a folder both can see, since TCP cannot cross namespaces.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+from jupyter_client.manager import AsyncKernelManager
+from nbgrader.preprocessors import Execute
+from traitlets import Unicode, default
+
+import transformer_course
+
+KERNEL_NAME = "course-grading"
+RUNTIME_ENV = "AUTOGRADER_KERNEL_RUNTIME"  # where the kernel's connection file and sockets go
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or pass --no-sandbox "
+                "to run student code with your own permissions")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a cell, and a notebook's whole grading, may take; a kernel's memory."""
+
+    cell_timeout_s: int = 120
+    notebook_timeout_s: int = 600
+    memory_bytes: int = 4 * 1024**3
+    sandbox: bool = True
+
+
+def sandbox_problem() -> str | None:
+    """None when bubblewrap can run a command in a sandbox here; else why not."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = subprocess.run(
+        ["bwrap", "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
+        capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
+    return None
+
+
+def _bwrap(scratch: Path, runtime: Path) -> list[str]:
+    readonly = {Path(sys.prefix), Path(sys.base_prefix), Path(transformer_course.__file__).parent}
+    argv = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL",
+            "--clearenv", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
+            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if Path(f"/{name}").is_symlink():
+            argv += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+        elif Path(f"/{name}").is_dir():
+            argv += ["--ro-bind", f"/{name}", f"/{name}"]
+    for path in sorted(readonly):
+        argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
+             "--chdir", str(scratch)]
+    env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": str(scratch),
+           "MPLCONFIGDIR": str(runtime / "matplotlib"), "LANG": "C.UTF-8",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return argv
+
+
+def install_kernel(jupyter_path: Path, scratch: Path, runtime: Path, limits: Limits) -> None:
+    """Write the grading kernel's spec under ``jupyter_path`` (put it on JUPYTER_PATH)."""
+    runtime.mkdir(parents=True, exist_ok=True)
+    # matplotlib would rebuild its font list in every fresh kernel (seconds): give it ours.
+    (runtime / "matplotlib").mkdir(exist_ok=True)
+    for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
+        shutil.copy(cached, runtime / "matplotlib" / cached.name)
+    argv = _bwrap(scratch, runtime) if limits.sandbox else []
+    argv += ["prlimit", f"--as={limits.memory_bytes}", sys.executable, "-m", "ipykernel_launcher",
+             "-f", "{connection_file}"]
+    spec = jupyter_path / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "display_name": "Python 3 (grading)", "language": "python"}, indent=1))
+
+
+class GradingKernelManager(AsyncKernelManager):
+    transport = Unicode("ipc")
+
+    @default("ip")
+    def _ip_default(self):
+        return str(Path(os.environ[RUNTIME_ENV]) / "kernel")
+
+    @default("connection_file")
+    def _connection_file_default(self):
+        return str(Path(os.environ[RUNTIME_ENV]) / "kernel.json")
+
+
+class GradingExecute(Execute):
+    """nbgrader's Execute, in the grading kernel (nbgrader hard-codes its kernel manager)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["kernel_manager_class"] = GradingKernelManager
+        kwargs["kernel_name"] = KERNEL_NAME
+        super().__init__(*args, **kwargs)
