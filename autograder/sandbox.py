@@ -63,7 +63,7 @@ def _bwrap(scratch: Path, runtime: Path) -> list[str]:
     for path in sorted(readonly):
         argv += ["--ro-bind", str(path), str(path)]
     argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
-             "--chdir", str(scratch)]
+             "--remount-ro", "/", "--chdir", str(scratch)]
     env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": str(scratch),
            "MPLCONFIGDIR": str(runtime / "matplotlib"), "LANG": "C.UTF-8",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -85,7 +85,9 @@ def install_kernel(jupyter_path: Path, scratch: Path, runtime: Path, limits: Lim
     spec = jupyter_path / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "display_name": "Python 3 (grading)", "language": "python"}, indent=1))
+        # A signal would reach bubblewrap, not Python: interrupt through the kernel's own channel.
+        {"argv": argv, "display_name": "Python 3 (grading)", "language": "python",
+         "interrupt_mode": "message"}, indent=1))
 
 
 class GradingKernelManager(AsyncKernelManager):

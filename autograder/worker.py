@@ -102,7 +102,10 @@ def _precheck(submitted: Path, lesson: str, lessons: dict) -> tuple[str, str] | 
     return None
 
 
-def _failure(log: str) -> tuple[str, str]:
+def _failure(log: str, limits: Limits) -> tuple[str, str]:
+    if "CellTimeoutError" in log:
+        return "timeout", (f"a cell ran longer than {limits.cell_timeout_s} s and did not stop when "
+                           "interrupted (an endless loop?); every cell must finish in that time")
     if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log:
         return "kernel died", ("the Python kernel died while running your notebook (os._exit, sys.exit "
                                "in a loop, running out of memory, or a crash); run it top to bottom "
@@ -135,7 +138,7 @@ def grade_notebook(template: Path, workdir: Path, student: str, submitted: Path,
     api = nbgrader_api(workdir, limits)
     graded = api.autograde(lesson, student, force=True, create=True)
     if not graded["success"]:
-        status, message = _failure(graded.get("log", "") + graded.get("error", ""))
+        status, message = _failure(graded.get("log", "") + graded.get("error", ""), limits)
         return LessonResult(lesson, status, 0.0, max_score, message, integrity=findings)
     api.generate_feedback(lesson, student, force=True)
     outputs = _cell_outputs(notebook_path(workdir / "autograded" / student, lesson))

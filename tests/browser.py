@@ -122,7 +122,7 @@ def _wait_until_up(lab: Lab, server: subprocess.Popen) -> bool:
     raise RuntimeError(f"JupyterLab did not answer within {SERVER_START_S} s:\n{lab.log_tail()}")
 
 
-def _api(lab: Lab, path: str, method: str = "GET"):
+def api(lab: Lab, path: str, method: str = "GET"):
     request = urllib.request.Request(lab.url(path), method=method)
     with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
@@ -130,8 +130,8 @@ def _api(lab: Lab, path: str, method: str = "GET"):
 
 
 def shut_down_kernels(lab: Lab) -> None:
-    for kernel in _api(lab, "api/kernels"):
-        _api(lab, f"api/kernels/{kernel['id']}", "DELETE")
+    for kernel in api(lab, "api/kernels"):
+        api(lab, f"api/kernels/{kernel['id']}", "DELETE")
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -219,13 +219,16 @@ _PROMPTS = f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-Inp
     .map(e => e.textContent.trim())"""
 
 
-def run_all(page) -> list[str]:
-    """Edit > Clear Outputs of All Cells, Run > Run All Cells, then wait until the kernel has
-    stopped: every code cell ran, or the run stopped at a cell that raised. Returns the
-    input prompts ("[3]:", "[ ]:")."""
+def start_run_all(page) -> None:
+    """Edit > Clear Outputs of All Cells, then Run > Run All Cells."""
     open_menu_item(page, "Edit", "Clear Outputs of All Cells")
     page.wait_for_function(f"() => ({_PROMPTS})().every(p => !/\\d/.test(p))")
     open_menu_item(page, "Run", "Run All Cells")
+
+
+def wait_until_run(page) -> list[str]:
+    """Wait until the kernel has stopped: every code cell ran, or the run stopped at a cell
+    that raised. Returns the input prompts ("[3]:", "[ ]:")."""
     page.wait_for_function(
         f"""() => {{
             const prompts = ({_PROMPTS})();
@@ -234,6 +237,17 @@ def run_all(page) -> list[str]:
             return /\\d/.test(prompts[0] || '') && idle && !prompts.some(p => p.includes('*'));
         }}""", timeout=CELL_RUN_S * 1000 * 3)
     return page.evaluate(_PROMPTS)
+
+
+def run_all(page) -> list[str]:
+    start_run_all(page)
+    return wait_until_run(page)
+
+
+def first_error(page) -> str:
+    """The first error shown in the notebook's outputs (its last lines), or ""."""
+    errors = page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    return (errors.first.text_content() or "")[-1500:] if errors.count() else ""  # shown or not
 
 
 def validate(page) -> tuple[str, str]:

@@ -65,17 +65,21 @@ def failure(nb, cell_id: str) -> str:
 
 
 def _marked_lines(lesson: str, begin: str, end: str) -> list[str]:
-    """Substantial code lines between the markers, in every cell of the solution notebook."""
-    lines, inside = [], False
+    """Substantial code lines found only between the markers in the solution notebook
+    (a line that the visible part also holds is no secret)."""
+    marked, public, inside = [], set(), False
     for cell in load(lesson).cells:
         for line in cell.source.splitlines():
             if begin in line:
                 inside = True
             elif end in line:
                 inside = False
-            elif inside and len(line.strip()) > 25 and not line.strip().startswith("#"):
-                lines.append(line.strip())
-    return lines
+            elif inside:
+                marked.append(line.strip())
+            else:
+                public.add(line.strip())
+    return [line for line in marked
+            if len(line) > 25 and not line.startswith("#") and line not in public]
 
 
 def hidden_test_lines(lesson: str) -> list[str]:
