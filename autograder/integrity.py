@@ -54,7 +54,8 @@ class VerifyGuard(NbGraderPreprocessor):
 PATCHED_ROOTS = {"torch", "np", "numpy", "transformer_course", "checks", "builtins", "sys", "IPython",
                  "importlib", "get_ipython", "F", "nn"}
 SUSPICIOUS_CALLS = {"setattr", "set_custom_exc", "register", "settrace", "setprofile", "_exit",
-                    "reload", "exec", "eval", "__import__", "signal"}
+                    "reload", "__import__", "signal"}
+SUSPICIOUS_BUILTINS = {"exec", "eval", "compile"}  # as bare names only: model.eval() is fine
 SUSPICIOUS_NAMES = {"input_transformers_post", "input_transformers_cleanup", "ast_transformers",
                     "showtraceback", "_showtraceback", "custom_exceptions", "excepthook", "ctypes"}
 
@@ -83,7 +84,7 @@ def scan_source(source: str) -> list[str]:
                 findings.append(f"line {node.lineno}: changes {ast.unparse(target)}")
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in SUSPICIOUS_CALLS:
+            if name in SUSPICIOUS_CALLS or (isinstance(node.func, ast.Name) and name in SUSPICIOUS_BUILTINS):
                 findings.append(f"line {node.lineno}: calls {ast.unparse(node.func)}")
         if isinstance(node, ast.Attribute) and node.attr in SUSPICIOUS_NAMES:
             findings.append(f"line {node.lineno}: uses {ast.unparse(node)}")

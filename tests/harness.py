@@ -66,7 +66,7 @@ def failure(nb, cell_id: str) -> str:
 
 def _marked_lines(lesson: str, begin: str, end: str) -> list[str]:
     """Substantial code lines found only between the markers in the solution notebook
-    (a line that the visible part also holds is no secret)."""
+    (a line that the visible part also holds, even inside a longer line, is no secret)."""
     marked, public, inside = [], set(), False
     for cell in load(lesson).cells:
         for line in cell.source.splitlines():
@@ -78,8 +78,9 @@ def _marked_lines(lesson: str, begin: str, end: str) -> list[str]:
                 marked.append(line.strip())
             else:
                 public.add(line.strip())
+    visible = "\n".join(public)
     return [line for line in marked
-            if len(line) > 25 and not line.startswith("#") and line not in public]
+            if len(line) > 25 and not line.startswith("#") and line not in visible]
 
 
 def hidden_test_lines(lesson: str) -> list[str]:
