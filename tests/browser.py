@@ -1,13 +1,13 @@
 """JupyterLab as `make lab` starts it, on a copy of the lessons, driven by headless Chromium.
 
 Used by tests/test_browser.py. The server gets a free localhost port, a token, its own
-Jupyter runtime, data, settings and workspace folders, and the course's student config
-(jupyter/student); it is always shut down, with its kernels.
+Jupyter runtime, data, settings and workspace folders, and the course's config
+(jupyter/student, or jupyter/instructor as `make formgrader` uses); it is always shut
+down, with its kernels.
 """
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -100,7 +100,7 @@ def jupyter_lab(notebooks: Path, state: Path, config: str = "student", cwd: Path
                     yield lab
                     return
             finally:
-                _stop(server)
+                _stop(lab, server)
     raise RuntimeError(f"JupyterLab found no free port in 3 tries:\n{lab.log_tail()}")
 
 
@@ -134,10 +134,14 @@ def shut_down_kernels(lab: Lab) -> None:
         api(lab, f"api/kernels/{kernel['id']}", "DELETE")
 
 
-def _stop(server: subprocess.Popen) -> None:
-    """SIGTERM lets Jupyter shut its kernels down; whatever is left of the server's own
-    process group (started for it alone) is killed."""
+def _stop(lab: Lab, server: subprocess.Popen) -> None:
+    """Kernels first (they run in sessions of their own), then SIGTERM, which lets Jupyter
+    shut down whatever is left; then whatever remains of the server's own process group."""
     if server.poll() is None:
+        try:
+            shut_down_kernels(lab)
+        except OSError:
+            pass  # SIGTERM still shuts them down
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
@@ -158,10 +162,6 @@ def copy_lessons(source: Path, dest: Path) -> Path:
 def chromium_missing_message() -> str:
     return (f"{CHROMIUM} not found: the browser tests need Debian's Chromium. "
             "Install it with `apt-get install chromium` (.ci/run does).")
-
-
-def screenshot_name(text: str) -> str:
-    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-") + ".png"
 
 
 # -- the notebooks --------------------------------------------------------------------
