@@ -77,7 +77,10 @@ def _cell_outputs(notebook: Path) -> dict[str, str]:
                 parts.append(output.text)
             elif output.output_type == "error":
                 parts.append(f"{output.ename}: {output.evalue}\n")
-        text = "".join(parts)
+        # Under load, the final newline of an earlier cell's print can be flushed after
+        # that cell ends and land in this one: which cell gets it is timing, not the student.
+        text = "".join(parts).strip("\n")
+        text = f"{text}\n" if text else ""
         if len(text) > OUTPUT_LIMIT:
             text = text[:OUTPUT_LIMIT] + "\n… (output cut)\n"
         texts[cell.metadata.nbgrader["grade_id"]] = text

@@ -13,11 +13,30 @@ from .wrong import Wrong, all_wrong
 WRONG = all_wrong()
 
 
+@pytest.fixture(scope="module")
+def kernels():
+    """lesson -> its LessonKernel; one lesson's kernel at a time, since each lesson's
+    wrong implementations run together on one worker (their xdist group)."""
+    open_ = {}
+
+    def kernel(lesson: str) -> harness.LessonKernel:
+        if lesson not in open_:
+            while open_:
+                open_.popitem()[1].close()
+            open_[lesson] = harness.LessonKernel(lesson)
+        return open_[lesson]
+
+    yield kernel
+    while open_:
+        open_.popitem()[1].close()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.id)
-def test_wrong_implementation_loses_points(wrong: Wrong, record_property):
+@pytest.mark.parametrize("wrong", [
+    pytest.param(w, id=w.id, marks=pytest.mark.xdist_group(f"wrong-{w.lesson}")) for w in WRONG])
+def test_wrong_implementation_loses_points(wrong: Wrong, kernels, record_property):
     nb = harness.replace_solution(harness.load(wrong.lesson), wrong.target, wrong.code)
-    executed = harness.execute(nb, wrong.lesson)
+    executed = kernels(wrong.lesson).run_until_loss(nb)
     lost = {cell: (score, most) for cell, (score, most) in harness.scores(executed).items()
             if score < most}
     assert lost, f"{wrong.mistake!r} ({wrong.target}) earned full marks: the hidden tests miss it"
