@@ -64,6 +64,10 @@ def _which_lesson(nb, lessons: dict[str, tuple[float, set[str]]]) -> str | None:
     return best if best is not None and overlap[best] > 0 else None
 
 
+# What an error raised without a message most likely means, for the student.
+_UNSAID = {"NotImplementedError": "an exercise this test uses is not written yet"}
+
+
 def _cell_outputs(notebook: Path) -> dict[str, str]:
     """What each grade cell printed or raised, in notebook order, for the student's report.
     Tracebacks are cut to their last line: they would quote hidden tests."""
@@ -76,7 +80,8 @@ def _cell_outputs(notebook: Path) -> dict[str, str]:
             if output.output_type == "stream":
                 parts.append(output.text)
             elif output.output_type == "error":
-                parts.append(f"{output.ename}: {output.evalue}\n")
+                why = output.evalue or _UNSAID.get(output.ename, "")
+                parts.append(f"{output.ename}: {why}\n")
         # Under load, the final newline of an earlier cell's print can be flushed after
         # that cell ends and land in this one: which cell gets it is timing, not the student.
         text = "".join(parts).strip("\n")

@@ -119,6 +119,8 @@ def test_untouched_lessons_earn_zero_on_every_graded_cell(graded):
     assert results["tests"], "no graded cells reported"
     earned = [t["name"] for t in results["tests"] if t["score"] != 0]
     assert not earned, f"cells that earn points without any work: {earned}"
+    unsaid = [t["name"] for t in results["tests"] if t["output"].strip() == "NotImplementedError:"]
+    assert not unsaid, f"a bare NotImplementedError does not tell the student why: {unsaid}"
 
 
 def test_tampered_tests_are_restored(graded):
