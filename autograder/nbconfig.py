@@ -23,6 +23,10 @@ from .integrity import InjectGuard, VerifyGuard
 from .preprocessors import HideHiddenTests, LimitOutputSize, StderrToStdout
 from .sandbox import GradingExecute, Limits
 
+WARNINGS_TO_STDOUT = ("import sys, warnings; warnings.showwarning = lambda message, category, filename, "
+                      "lineno, file=None, line=None: sys.stdout.write(warnings.formatwarning("
+                      "message, category, filename, lineno, line))")
+
 
 def course_config(root: Path | None = None, limits: Limits | None = None) -> Config:
     """nbgrader settings; ``root`` is the course directory (a temporary one when grading).
@@ -40,6 +44,10 @@ def course_config(root: Path | None = None, limits: Limits | None = None) -> Con
     # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
     # output of `import torch` comes later, and nbgrader then drops the whole notebook.
     c.Execute.iopub_timeout = 60
+    # Warnings print to stdout in every kernel nbgrader starts: nbgrader's Validator (the
+    # Validate button) fails a test cell on any stderr and, unlike the grader's
+    # StderrToStdout, cannot be configured otherwise.
+    c.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={WARNINGS_TO_STDOUT}"]
     guarded = [InjectGuard, GradingExecute, VerifyGuard] if limits else [Execute]
     c.Autograde.autograde_preprocessors = [
         *guarded,

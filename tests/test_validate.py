@@ -12,10 +12,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.server_extensions.validate_assignment.handlers import ValidateAssignmentHandler
 from nbgrader.utils import compute_checksum, is_grade, is_solution
+from nbgrader.validator import Validator
 
 from autograder.cli import main as cli
-from autograder.course import SOLUTIONS, notebook_path
+from autograder.course import ROOT, SOLUTIONS, notebook_path
 from autograder.template import build_template
 from autograder.validate import as_graded, find_released, locked_cell_changes, main
 
@@ -169,3 +171,19 @@ def test_changed_and_deleted_test_cells_are_reported(solved, lessons, tmp_path, 
     for grade_id in _test_ids(solved):
         assert f"✓ {grade_id}\n" in out
     assert "Not ready" in out
+
+
+def test_the_validate_button_forgives_a_warning_as_the_grader_does(tmp_path, monkeypatch):
+    """JupyterLab's Validate button builds nbgrader's Validator from the nbgrader_config.py
+    of the folder `make lab` starts in; it must not fail a correct answer that warns."""
+    lesson = "00_welcome"
+    nb = harness.load(lesson)
+    exercise = next(c for c in nb.cells if is_solution(c))
+    exercise.source = exercise.source.replace(
+        "### BEGIN SOLUTION", "### BEGIN SOLUTION\n    import warnings\n    warnings.warn('harmless')")
+    path = _write(nb, tmp_path / lesson / f"{lesson}.ipynb")
+    monkeypatch.chdir(ROOT)
+    config = ValidateAssignmentHandler.load_config(None)  # what the button runs; self is unused
+    assert Validator(config=config).validate(str(path)) == {}, "Validate failed a correct answer"
+    # nbgrader's stock Validator fails the same notebook: the warning really is there.
+    assert Validator().validate(str(path)).get("failed")
