@@ -1,3 +1,15 @@
+import pytest
+
+
+def pytest_configure(config):
+    """--dist loadgroup keeps each module's expensive fixture (a whole grading run) on one
+    worker; pytest 9 ignores the group suffix that pytest-xdist 3.8 adds, and the fixtures
+    silently run once per worker instead."""
+    if config.getoption("dist", "no") == "loadgroup" and int(pytest.__version__.split(".")[0]) >= 9:
+        raise pytest.UsageError(f"pytest {pytest.__version__} breaks pytest-xdist's --dist loadgroup: "
+                                "install the versions pyproject.toml pins (make install)")
+
+
 def pytest_terminal_summary(terminalreporter):
     """Report what each wrong implementation lost (tests/test_wrong_implementations.py)."""
     reports = [r for r in terminalreporter.stats.get("passed", [])
@@ -6,6 +18,6 @@ def pytest_terminal_summary(terminalreporter):
         return
     terminalreporter.section("what the wrong implementations lost")
     for report in sorted(reports, key=lambda r: r.nodeid):
-        terminalreporter.write_line(report.nodeid.split("[", 1)[-1].rstrip("]"))
+        terminalreporter.write_line(report.nodeid.split("[", 1)[-1].rsplit("]", 1)[0])
         for line in dict(report.user_properties)["caught"]:
             terminalreporter.write_line(f"    {line}")

@@ -29,16 +29,18 @@ ESCAPES = '''
 import os, socket
 from pathlib import Path
 report = {}
-def _try(name, attempt):
+def _try(name, attempt, success="ESCAPED"):
     try:
         attempt()
-        report[name] = "ESCAPED"
+        report[name] = success
     except Exception as error:
         report[name] = type(error).__name__
 _try("read_solutions", lambda: open(SOLUTION).read())
 _try("read_gradebook", lambda: open(Path.cwd().parents[2] / "gradebook.db", "rb").read())
 _try("read_other_students", lambda: open(Path.cwd().parents[4] / "good" / "01_probe" / "job.json").read())
-_try("write_repository", lambda: open(REPO_FILE, "w").write("x"))
+# A repository under /tmp has its path inside the sandbox's private /tmp, where a write
+# succeeds and vanishes with it: the test looks for the file on the host.
+_try("write_repository", lambda: open(REPO_FILE, "w").write("x"), success="wrote, or so it seemed")
 _try("delete_instructor_file", lambda: os.remove(INSTRUCTOR_FILE))
 _try("network", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=3))
 '''
