@@ -29,7 +29,7 @@ from autograder.template import build_template
 
 from . import harness
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("gradescope")]
 LESSON = "02_scaled_dot_product"
 
 

@@ -23,8 +23,9 @@ from autograder.sandbox import Limits
 
 from . import probe
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
-LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=150, memory_bytes=2 * 1024**3)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("isolation")]
+# A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
+LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, memory_bytes=2 * 1024**3)
 ESCAPES = '''
 import os, socket
 from pathlib import Path
