@@ -23,9 +23,8 @@ from .integrity import InjectGuard, VerifyGuard
 from .preprocessors import HideHiddenTests, LimitOutputSize, StderrToStdout
 from .sandbox import GradingExecute, Limits
 
-WARNINGS_TO_STDOUT = ("import sys, warnings; warnings.showwarning = lambda message, category, filename, "
-                      "lineno, file=None, line=None: sys.stdout.write(warnings.formatwarning("
-                      "message, category, filename, lineno, line))")
+# Kernels nbgrader starts write their stderr (warnings, tqdm, print(file=sys.stderr)) to stdout.
+STDERR_TO_STDOUT = "import sys; sys.stderr = sys.stdout"
 
 
 def course_config(root: Path | None = None, limits: Limits | None = None) -> Config:
@@ -44,10 +43,9 @@ def course_config(root: Path | None = None, limits: Limits | None = None) -> Con
     # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
     # output of `import torch` comes later, and nbgrader then drops the whole notebook.
     c.Execute.iopub_timeout = 60
-    # Warnings print to stdout in every kernel nbgrader starts: nbgrader's Validator (the
-    # Validate button) fails a test cell on any stderr and, unlike the grader's
-    # StderrToStdout, cannot be configured otherwise.
-    c.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={WARNINGS_TO_STDOUT}"]
+    # nbgrader's Validator (the Validate button) fails a test cell on any stderr and, unlike
+    # the grader's StderrToStdout, cannot be configured otherwise: stderr goes to stdout.
+    c.Execute.extra_arguments = [f"--IPKernelApp.exec_lines={STDERR_TO_STDOUT}"]
     guarded = [InjectGuard, GradingExecute, VerifyGuard] if limits else [Execute]
     c.Autograde.autograde_preprocessors = [
         *guarded,

@@ -173,17 +173,20 @@ def test_changed_and_deleted_test_cells_are_reported(solved, lessons, tmp_path, 
     assert "Not ready" in out
 
 
-def test_the_validate_button_forgives_a_warning_as_the_grader_does(tmp_path, monkeypatch):
+@pytest.mark.parametrize("noise", ["import warnings\n    warnings.warn('harmless')",
+                                   "import sys\n    print('progress', file=sys.stderr)"],
+                         ids=["warning", "stderr"])
+def test_the_validate_button_forgives_stderr_as_the_grader_does(tmp_path, monkeypatch, noise):
     """JupyterLab's Validate button builds nbgrader's Validator from the nbgrader_config.py
-    of the folder `make lab` starts in; it must not fail a correct answer that warns."""
+    of the folder `make lab` starts in; it must not fail a correct answer that writes to stderr."""
     lesson = "00_welcome"
     nb = harness.load(lesson)
     exercise = next(c for c in nb.cells if is_solution(c))
     exercise.source = exercise.source.replace(
-        "### BEGIN SOLUTION", "### BEGIN SOLUTION\n    import warnings\n    warnings.warn('harmless')")
+        "### BEGIN SOLUTION", f"### BEGIN SOLUTION\n    {noise}")
     path = _write(nb, tmp_path / lesson / f"{lesson}.ipynb")
     monkeypatch.chdir(ROOT)
     config = ValidateAssignmentHandler.load_config(None)  # what the button runs; self is unused
     assert Validator(config=config).validate(str(path)) == {}, "Validate failed a correct answer"
-    # nbgrader's stock Validator fails the same notebook: the warning really is there.
+    # nbgrader's stock Validator fails the same notebook: the noise really is there.
     assert Validator().validate(str(path)).get("failed")
