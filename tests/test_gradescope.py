@@ -3,8 +3,8 @@
 Gradescope unpacks the bundle into /autograder/source, puts the upload in
 /autograder/submission, runs /autograder/run_autograder from /autograder and reads
 /autograder/results/results.json. Here that root is a temporary folder
-(AUTOGRADER_ROOT) and the Python is this one (AUTOGRADER_PYTHON): setup.sh, which
-would install everything on Gradescope's image, is only checked, not run.
+(AUTOGRADER_ROOT) and, in most tests, the Python is this one (AUTOGRADER_PYTHON);
+one test runs setup.sh itself and grades with the virtual environment it makes.
 """
 
 import json
@@ -118,6 +118,34 @@ def test_the_scripts_are_bash_that_installs_the_pinned_requirements(bundle, tmp_
     assert "pip install" in setup and '-r "$source_dir/requirements.txt"' in setup
     assert "download.pytorch.org/whl/cpu" in setup and '"torch==2.13.0"' in setup
     assert "AUTOGRADER_ROOT" in (tmp_path / "run_autograder").read_text()
+
+
+def test_setup_sh_makes_a_python_that_grades(bundle, tmp_path):
+    """setup.sh as Gradescope runs it, but for two things this machine cannot do:
+    apt-get (Gradescope's image's packages) is a no-op, and torch comes from pip's own
+    indexes, since this machine reaches only package registries, not PyTorch's."""
+    root = _fake_autograder(bundle, tmp_path / "autograder",
+                            {"mine.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()})
+    setup = root / "source" / "setup.sh"
+    pytorch_index = f"--index-url {gradescope.TORCH_CPU_INDEX} "
+    assert pytorch_index in setup.read_text()
+    setup.write_text(setup.read_text().replace(pytorch_index, ""))
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "apt-get").write_text("#!/bin/sh\nexit 0\n")
+    (shim / "apt-get").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "AUTOGRADER_"))}
+    env["PATH"] = os.pathsep.join([str(shim), *[p for p in env["PATH"].split(os.pathsep)
+                                                if not p.startswith(sys.prefix)]])
+    installed = subprocess.run(["bash", str(setup)], env=env, capture_output=True, text=True,
+                               timeout=900)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert (root / "venv" / "bin" / "python").exists()
+    ran = subprocess.run(["bash", str(root / "run_autograder")], cwd=root, timeout=600, text=True,
+                         env={**env, "AUTOGRADER_ROOT": str(root)}, capture_output=True)
+    assert ran.returncode == 0, (ran.stdout + ran.stderr)[-3000:]
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0, results["output"]
 
 
 def test_the_solution_earns_full_marks(graded):
