@@ -9,12 +9,14 @@ STAMP := $(VENV)/.installed
 # Jupyter refuses to start as root without --allow-root; an ordinary user needs nothing.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install lab formgrader test lint release check grade validate
+.PHONY: help install system-deps lab formgrader test test-fast lint format release check grade validate
 
 help:
 	@echo "make lab      set up (first time) and open the lessons in JupyterLab"
 	@echo "make formgrader  open nbgrader's formgrader on this course (instructors)"
-	@echo "make test     set up (first time) and run the tests"
+	@echo "make test     set up (first time) and run the tests: lint, then every test"
+	@echo "make test-fast  the unit and contract tests only (a few minutes; no grading runs)"
+	@echo "make format   ruff-format the code and the solution notebooks"
 	@echo "make install  set up .venv only"
 	@echo "make release  regenerate lessons/ from solutions/"
 	@echo "make check    run every solution notebook through the grader (full marks or fail)"
@@ -28,6 +30,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian packages (a Hangul font; for the tests also bubblewrap and chromium), installed when
+# missing; where they can't be, one message says which tests will skip (none may under CI=true).
+system-deps:
+	bash scripts/system-deps.sh test
+
 # JupyterLab reads only the course's Jupyter config (jupyter/student or jupyter/instructor),
 # never the user's own (~/.jupyter), and keeps its settings and workspaces under build/.
 # The server starts in the repository so that Validate finds nbgrader_config.py; .venv/bin
@@ -39,6 +46,7 @@ JUPYTER_ENV = env -u JUPYTER_PATH -u JUPYTER_CONFIG_PATH PATH="$(CURDIR)/$(BIN):
 	JUPYTERLAB_WORKSPACES_DIR=$(CURDIR)/build/jupyter/workspaces
 
 lab: $(STAMP)
+	bash scripts/system-deps.sh lab
 	$(JUPYTER_ENV) JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter/student \
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=lessons
 
@@ -46,11 +54,21 @@ formgrader: $(STAMP)
 	$(JUPYTER_ENV) JUPYTER_CONFIG_DIR=$(CURDIR)/jupyter/instructor \
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/formgrader
 
-test: $(STAMP)
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
+# Everything but the tests that run notebooks through the grader, kernels or a browser.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# The package, the autograder, the tests and the solution notebooks (hidden tests included).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 release: $(STAMP)
 	$(BIN)/python -m autograder release

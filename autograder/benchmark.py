@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .course import IGNORED, SOLUTIONS, notebook_path
 from .grade import grade
-from .sandbox import Limits
+from .limits import Limits
 
 
 def benchmark(lessons: list[str], students: int, workers: list[int], limits: Limits | None = None,

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from .course import IGNORED, SOLUTIONS, lesson_ids
-from .grade import StudentGrades, grade
+from .grade import grade
+from .results import StudentGrades
 
 STUDENT = "solution"
 

@@ -10,14 +10,15 @@ from .benchmark import benchmark
 from .check import check
 from .course import SOLUTIONS
 from .grade import grade
+from .limits import Limits
+from .pairs import write_pairs
 from .release import release
-from .sandbox import Limits
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("release", help="regenerate lessons/ from solutions/")
+    commands.add_parser("release", help="regenerate lessons/, and the solutions' .py pairs, from solutions/")
     grading = commands.add_parser("grade", help="grade a folder of submissions")
     grading.add_argument("submissions", type=Path,
                          help="folder of <student_id>/<lesson_id>/<lesson_id>.ipynb")
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "release":
         lessons = release()
-        print(f"released {len(lessons)} lessons to lessons/: {', '.join(lessons)}")
+        write_pairs()
+        print(f"released {len(lessons)} lessons to lessons/: {', '.join(lessons)}; "
+              "their solutions' .py pairs rewritten")
         return 0
     if args.command == "grade":
         started = time.monotonic()

@@ -8,8 +8,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 LESSONS = ROOT / "lessons"
 COURSE_ID = "transformer-course"
+PACKAGE = "transformer_course"  # the course's Python package, named here only
 LESSON_ID = re.compile(r"^\d\d_[a-z0-9_]+$")
-IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", "gradebook.db")
+# Never copied into a release, a grading template or a Gradescope bundle: caches, the gradebook, and
+# each solution's review copy in jupytext's percent format (autograder/pairs.py).
+IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", "gradebook.db",
+                                 "[0-9][0-9]_*.py")
 
 
 def lesson_ids(source: Path = SOLUTIONS) -> list[str]:

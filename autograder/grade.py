@@ -18,7 +18,6 @@ notebook are unchanged, and grades the rest; results of another run (other
 solutions, other limits) are discarded, never mixed in.
 """
 
-import csv
 import hashlib
 import json
 import os
@@ -36,17 +35,12 @@ import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade
 
-from .course import IGNORED, SOLUTIONS, lesson_ids, notebook_path
-from .sandbox import INSTALL_HINT, Limits, sandbox_problem
-from .template import build_template
-from .worker import LessonResult, lesson_cells
-
-
-@dataclass(frozen=True)
-class StudentGrades:
-    student: str
-    lessons: list[LessonResult]
-    seconds: float
+from .course import SOLUTIONS, lesson_ids, notebook_path
+from .limits import Limits
+from .results import StudentGrades, gradescope_json, summary_table, write_grades, write_integrity
+from .sandbox import INSTALL_HINT, sandbox_problem
+from .template import cached_template, solutions_digest
+from .worker import LessonResult, lesson_cells, precheck
 
 
 @dataclass(frozen=True)
@@ -77,13 +71,8 @@ def _digest(path: Path) -> str:
 
 def _run_digest(solutions: Path, lessons: list[str], limits: Limits) -> str:
     """What makes two runs' results comparable: the solutions and the limits."""
-    h = hashlib.sha256(json.dumps(asdict(limits), sort_keys=True).encode())
-    for lesson in lessons:
-        for path in sorted((solutions / lesson).rglob("*")):
-            name = path.relative_to(solutions)
-            if path.is_file() and not IGNORED(str(path.parent), list(name.parts)):
-                h.update(str(name).encode() + path.read_bytes())
-    return h.hexdigest()
+    limits_json = json.dumps(asdict(limits), sort_keys=True)
+    return hashlib.sha256(f"{limits_json} {solutions_digest(solutions, lessons)}".encode()).hexdigest()
 
 
 class State:
@@ -174,68 +163,6 @@ def cells_with_hidden_tests(solutions: Path, lessons: list[str]) -> set[tuple[st
             if is_grade(cell) and marker in cell.source}
 
 
-def _gradescope_json(grades: StudentGrades, hidden: set[tuple[str, str]] = frozenset()) -> dict:
-    """Gradescope's results format. A graded cell with hidden tests (in ``hidden``) is
-    shown on Gradescope only once grades are published ("after_published"), and so is
-    the total; every other test, including why a notebook could not be graded, at once."""
-    tests = []
-    for lesson in grades.lessons:
-        if lesson.status != "graded":
-            tests.append({"name": lesson.lesson, "score": 0.0, "max_score": lesson.max_score,
-                          "status": "failed", "output": lesson.message, "visibility": "visible"})
-        for cell in lesson.cells:
-            tests.append({
-                "name": f"{lesson.lesson}: {cell.grade_id}",
-                "score": cell.score,
-                "max_score": cell.max_score,
-                "status": "passed" if cell.score == cell.max_score else "failed",
-                "output": cell.output,
-                "visibility": "after_published" if (lesson.lesson, cell.grade_id) in hidden else "visible",
-            })
-    return {
-        "score": sum(lesson.score for lesson in grades.lessons),
-        "execution_time": round(grades.seconds, 1),
-        "tests": tests,
-    }
-
-
-def _write_csv(path: Path, rows: list[StudentGrades]) -> None:
-    partial = path.with_suffix(".partial")
-    with partial.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student_id", "lesson", "score", "max_score"])
-        for grades in rows:
-            for lesson in grades.lessons:
-                writer.writerow([grades.student, lesson.lesson, f"{lesson.score:g}", f"{lesson.max_score:g}"])
-    os.replace(partial, path)
-
-
-def _write_integrity(path: Path, rows: list[StudentGrades]) -> int:
-    findings = [(g.student, lesson.lesson, finding) for g in rows for lesson in g.lessons
-                for finding in lesson.integrity]
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student_id", "lesson", "finding"])
-        writer.writerows(findings)
-    return len(findings)
-
-
-def summary_table(rows: list[StudentGrades], lessons: list[str]) -> str:
-    width = max([len("student")] + [len(r.student) for r in rows])
-    lines = ["student".ljust(width) + "".join(f"  {lesson[:14]:>14}" for lesson in lessons) + "     total"]
-    for grades in rows:
-        by_lesson = {lesson.lesson: lesson for lesson in grades.lessons}
-        cells = []
-        for lesson in lessons:
-            result = by_lesson[lesson]
-            mark = "" if result.status == "graded" else f" ({result.status})"
-            cells.append(f"  {f'{result.score:g}/{result.max_score:g}{mark}':>14}")
-        total = sum(r.score for r in grades.lessons)
-        total_max = sum(r.max_score for r in grades.lessons)
-        lines.append(grades.student.ljust(width) + "".join(cells) + f"  {total:g}/{total_max:g}")
-    return "\n".join(lines)
-
-
 def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIONS,
           limits: Limits | None = None, fresh: bool = False, log=print) -> list[StudentGrades]:
     """Grade every student of ``submissions`` into ``out``; see the module's docstring."""
@@ -266,34 +193,45 @@ def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIO
         """Write grades.csv, and the results of ``student`` (of everyone when None)."""
         rows = [StudentGrades(s, [done[s, lesson] for lesson in lessons if (s, lesson) in done],
                               seconds.get(s, 0.0)) for s in students]
-        _write_csv(out / "grades.csv", rows)
+        write_grades(out / "grades.csv", rows)
         for grades in rows:
             if student in (None, grades.student):
                 (out / "results" / f"{grades.student}.json").write_text(
-                    json.dumps(_gradescope_json(grades, hidden), indent=1, ensure_ascii=False))
+                    json.dumps(gradescope_json(grades, hidden), indent=1, ensure_ascii=False))
         return rows
 
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
-        template = build_template(Path(tmp) / "template", solutions, lessons)
-        maxima = {lesson: most for lesson, (most, _) in lesson_cells(template / "gradebook.db").items()}
+        template = cached_template(solutions, lessons)
+        cells = lesson_cells(template / "gradebook.db")
         env = _worker_env(jobs)
-        remaining = [job for job in todo if (job.student, job.lesson) not in done]
+
+        def finished(job: Job, result: LessonResult, took: float) -> None:
+            state.save(job, result)
+            done[job.student, job.lesson] = result
+            seconds[job.student] = seconds.get(job.student, 0.0) + took
+            record(job.student)
+            if result.status != "graded":
+                log(f"{job.student} {job.lesson}: {result.status}: {result.message}")
+            log(f"graded {job.student} {job.lesson} ({len(done)}/{len(todo)}): "
+                f"{result.score:g}/{result.max_score:g}")
+
+        remaining = []
+        for job in todo:
+            if (job.student, job.lesson) in done:
+                continue
+            # A missing, empty, unreadable or other lesson's file needs no worker of its own.
+            if problem := precheck(job.submitted, job.lesson, cells):
+                status, message = problem
+                finished(job, LessonResult(job.lesson, status, 0.0, cells[job.lesson][0], message), 0.0)
+            else:
+                remaining.append(job)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(_grade_job, job, template, Path(tmp) / "work", out, limits,
-                                   maxima[job.lesson], env): job for job in remaining}
+                                   cells[job.lesson][0], env): job for job in remaining}
             for future in as_completed(futures):
-                job = futures[future]
-                result, took = future.result()
-                state.save(job, result)
-                done[job.student, job.lesson] = result
-                seconds[job.student] = seconds.get(job.student, 0.0) + took
-                record(job.student)
-                if result.status != "graded":
-                    log(f"{job.student} {job.lesson}: {result.status}: {result.message}")
-                log(f"graded {job.student} {job.lesson} ({len(done)}/{len(todo)}): "
-                    f"{result.score:g}/{result.max_score:g}")
+                finished(futures[future], *future.result())
     rows = record()
     log(summary_table(rows, lessons))
-    if flagged := _write_integrity(out / "integrity.csv", rows):
+    if flagged := write_integrity(out / "integrity.csv", rows):
         log(f"integrity: {flagged} findings to look at in {out / 'integrity.csv'}")
     return rows

@@ -51,15 +51,17 @@ import nbformat
 from nbgrader.utils import is_grade
 from packaging.requirements import Requirement
 
-from .course import IGNORED, ROOT, SOLUTIONS, lesson_ids, notebook_path
-from .grade import StudentGrades, _gradescope_json, grade
-from .sandbox import Limits, sandbox_problem
+from .course import IGNORED, PACKAGE, ROOT, SOLUTIONS, lesson_ids, notebook_path
+from .grade import grade
+from .limits import Limits
+from .results import StudentGrades, gradescope_json
+from .sandbox import sandbox_problem
 from .worker import LessonResult
 
 STUDENT = "student"
 SANDBOX_ENV = "AUTOGRADER_SANDBOX"  # "0": grade without the sandbox even where it would work
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-PACKAGES = ("autograder", "transformer_course")
+PACKAGES = ("autograder", PACKAGE)
 PACKAGE_FILES = ("pyproject.toml", "README.md")  # what `pip install` of the packages needs
 EXECUTABLE = 0o755
 FILE = 0o644
@@ -89,7 +91,7 @@ fi
 "$venv/bin/python" -m pip install --quiet -r "$source_dir/requirements.txt"
 # The course itself, a plain install: the sandboxed kernel sees the venv, not this folder.
 "$venv/bin/python" -m pip install --quiet --no-deps "$source_dir"
-"$venv/bin/python" -c "import autograder.gradescope, transformer_course.checks, nbgrader, torch"
+"$venv/bin/python" -c "import autograder.gradescope, {package}.checks, nbgrader, torch"
 """
 
 RUN_AUTOGRADER = """\
@@ -152,8 +154,8 @@ def build_bundle(lesson: str, out: Path, solutions: Path = SOLUTIONS) -> Path:
     torch = next(r for r in requirements if Requirement(r).name == "torch")
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as archive:
-        _add(archive, "setup.sh", SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=torch).encode(),
-             EXECUTABLE)
+        setup = SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=torch, package=PACKAGE)
+        _add(archive, "setup.sh", setup.encode(), EXECUTABLE)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), EXECUTABLE)
         _add(archive, "requirements.txt", ("\n".join(requirements) + "\n").encode())
         for name in PACKAGE_FILES:
@@ -224,7 +226,7 @@ def run(root: Path, log=print) -> dict:
         notebook = find_notebook(root / "submission", lesson)
     except SubmissionError as problem:
         unable = LessonResult(lesson, "missing", 0.0, _max_score(solutions, lesson), str(problem))
-        results = _gradescope_json(StudentGrades(STUDENT, [unable], time.monotonic() - started))
+        results = gradescope_json(StudentGrades(STUDENT, [unable], time.monotonic() - started))
         results["output"] = str(problem)
     else:
         with tempfile.TemporaryDirectory(prefix="gradescope-") as tmp:

@@ -1,7 +1,7 @@
 """The integrity check run at the top of every test cell while grading.
 
 ``autograder/integrity.py`` injects this file's source into each test cell, as a
-hidden region, followed by a call with a per-run nonce. It runs in the student's
+hidden region, followed by a call with a per-run nonce and the course package's name. It runs in the student's
 kernel, so it imports nothing of the course and keeps everything inside one function.
 It fails the cell when the notebook changed what the tests compare with, or how
 errors are shown; it prints the nonce when all is well, and the grader scores a
@@ -9,7 +9,7 @@ test cell without that line as not run as written.
 """
 
 
-def _course_integrity_check(nonce):
+def _course_integrity_check(nonce, package):
     import importlib.util
     import inspect
     import os
@@ -62,7 +62,7 @@ def _course_integrity_check(nonce):
                 if obj is not None and not installed_code(obj):
                     problems.append(f"{module.__name__}.{name}")
 
-    checks = sys.modules.get("transformer_course.checks")
+    checks = sys.modules.get(f"{package}.checks")
     if checks is not None:
         spec = importlib.util.spec_from_file_location("_pristine_checks", checks.__file__)
         pristine = importlib.util.module_from_spec(spec)
@@ -72,7 +72,7 @@ def _course_integrity_check(nonce):
             if not inspect.isfunction(original) or original.__module__ != "_pristine_checks":
                 continue
             expected = inspect.unwrap(original).__code__
-            for where, obj in (("transformer_course.checks", getattr(checks, name, None)),
+            for where, obj in ((f"{package}.checks", getattr(checks, name, None)),
                                ("the notebook", shell_ns.get(name, getattr(checks, name, None)))):
                 code = getattr(inspect.unwrap(obj) if callable(obj) else obj, "__code__", None)
                 if code is None or code.co_code != expected.co_code or not os.path.samefile(

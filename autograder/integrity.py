@@ -16,6 +16,8 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked
 
+from .course import PACKAGE
+
 GUARD = (Path(__file__).with_name("guard.py")).read_text()
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 NOT_RUN = ("IntegrityError: this test cell did not run as written (the notebook changes how cells "
@@ -29,7 +31,8 @@ class InjectGuard(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and is_grade(cell):
-            call = f"_course_integrity_check({resources['integrity_nonce']!r})\ndel _course_integrity_check"
+            call = (f"_course_integrity_check({resources['integrity_nonce']!r}, {PACKAGE!r})\n"
+                    "del _course_integrity_check")
             cell.source = f"{BEGIN}\n{GUARD}\n{call}\n{END}\n{cell.source}"
         return cell, resources
 
@@ -51,7 +54,7 @@ class VerifyGuard(NbGraderPreprocessor):
         return cell, resources
 
 
-PATCHED_ROOTS = {"torch", "np", "numpy", "transformer_course", "checks", "builtins", "sys", "IPython",
+PATCHED_ROOTS = {"torch", "np", "numpy", PACKAGE, "checks", "builtins", "sys", "IPython",
                  "importlib", "get_ipython", "F", "nn"}
 SUSPICIOUS_CALLS = {"setattr", "set_custom_exc", "register", "settrace", "setprofile", "_exit",
                     "reload", "__import__", "signal"}

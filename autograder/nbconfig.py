@@ -20,8 +20,9 @@ from traitlets.config import Config
 
 from .course import COURSE_ID
 from .integrity import InjectGuard, VerifyGuard
+from .limits import Limits
 from .preprocessors import HideHiddenTests, LimitOutputSize, StderrToStdout
-from .sandbox import GradingExecute, Limits
+from .sandbox import GradingExecute
 
 # Kernels nbgrader starts write their stderr (warnings, tqdm, print(file=sys.stderr)) to stdout.
 STDERR_TO_STDOUT = "import sys; sys.stderr = sys.stdout"

@@ -1,18 +1,18 @@
 """The kernel that runs a student's notebook: memory-capped, and sandboxed.
 
 The sandbox (bubblewrap) gives the kernel a file system of its own: the Python
-installation and ``transformer_course`` read-only, the notebook's folder writable,
+installation and the course package read-only, the notebook's folder writable,
 an empty /tmp, and nothing else — not the course repository, the gradebook, other
 students' files or the network (a network namespace of its own). Kernel and grader
 talk over Unix sockets in a folder both can see, since TCP cannot cross namespaces.
 """
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -20,22 +20,13 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Unicode, default
 
-import transformer_course
+from .course import PACKAGE
+from .limits import Limits
 
 KERNEL_NAME = "course-grading"
 RUNTIME_ENV = "AUTOGRADER_KERNEL_RUNTIME"  # where the kernel's connection file and sockets go
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or pass --no-sandbox "
                 "to run student code with your own permissions")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long a cell, and a notebook's whole grading, may take; a kernel's memory."""
-
-    cell_timeout_s: int = 120
-    notebook_timeout_s: int = 600
-    memory_bytes: int = 4 * 1024**3
-    sandbox: bool = True
 
 
 def sandbox_problem() -> str | None:
@@ -51,7 +42,8 @@ def sandbox_problem() -> str | None:
 
 
 def _bwrap(scratch: Path, runtime: Path) -> list[str]:
-    readonly = {Path(sys.prefix), Path(sys.base_prefix), Path(transformer_course.__file__).parent}
+    package = Path(importlib.util.find_spec(PACKAGE).origin).parent
+    readonly = {Path(sys.prefix), Path(sys.base_prefix), package}
     argv = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
             "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -68,7 +60,9 @@ def _bwrap(scratch: Path, runtime: Path) -> list[str]:
            "MPLCONFIGDIR": str(runtime / "matplotlib"), "LANG": "C.UTF-8",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
            # nbgrader's "being graded" flag: lessons skip their long runs when it is set.
-           "NBGRADER_EXECUTION": "autograde"}
+           "NBGRADER_EXECUTION": "autograde",
+           # Figures are drawn, not rendered to PNG for the feedback: seconds saved per lesson.
+           "MPLBACKEND": "Agg"}
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return argv
@@ -89,7 +83,7 @@ def install_kernel(jupyter_path: Path, scratch: Path, runtime: Path, limits: Lim
     (spec / "kernel.json").write_text(json.dumps(
         # A signal would reach bubblewrap, not Python: interrupt through the kernel's own channel.
         {"argv": argv, "display_name": "Python 3 (grading)", "language": "python",
-         "interrupt_mode": "message"}, indent=1))
+         "env": {"MPLBACKEND": "Agg"}, "interrupt_mode": "message"}, indent=1))
 
 
 class GradingKernelManager(AsyncKernelManager):

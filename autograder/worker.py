@@ -18,7 +18,8 @@ from nbgrader.utils import is_grade
 
 from .course import COURSE_ID, notebook_path
 from .integrity import scan
-from .sandbox import RUNTIME_ENV, Limits, install_kernel
+from .limits import Limits
+from .sandbox import RUNTIME_ENV, install_kernel
 from .template import nbgrader_api
 
 OUTPUT_LIMIT = 2000  # characters of a test's output shown to the student
@@ -92,7 +93,7 @@ def _cell_outputs(notebook: Path) -> dict[str, str]:
     return texts
 
 
-def _precheck(submitted: Path, lesson: str, lessons: dict) -> tuple[str, str] | None:
+def precheck(submitted: Path, lesson: str, lessons: dict) -> tuple[str, str] | None:
     """(status, message) when the file can't be graded as this lesson's notebook."""
     if not submitted.is_file():
         return "missing", f"no file {lesson}/{lesson}.ipynb was submitted"
@@ -128,7 +129,7 @@ def grade_notebook(template: Path, workdir: Path, student: str, submitted: Path,
     shutil.copy(template / "gradebook.db", workdir / "gradebook.db")
     lessons = lesson_cells(workdir / "gradebook.db")
     max_score = lessons[lesson][0]
-    problem = _precheck(submitted, lesson, lessons)
+    problem = precheck(submitted, lesson, lessons)
     if problem:
         return LessonResult(lesson, problem[0], 0.0, max_score, problem[1])
     target = notebook_path(workdir / "submitted" / student, lesson)

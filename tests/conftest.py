@@ -1,4 +1,36 @@
+import os
+import shutil
+from functools import cache
+
 import pytest
+
+from autograder.sandbox import sandbox_problem
+
+from .browser import CHROMIUM
+
+
+@cache
+def _missing(system: str) -> str | None:
+    """Why the system package a test needs is not usable here, or None."""
+    if system == "sandbox":
+        problem = sandbox_problem()
+        return problem and f"no grading sandbox: {problem} (scripts/system-deps.sh installs it)"
+    if system == "chromium":
+        return None if CHROMIUM.is_file() and shutil.which(str(CHROMIUM)) else (
+            f"{CHROMIUM} is missing (scripts/system-deps.sh installs Debian's chromium)")
+    raise ValueError(f"unknown system requirement {system!r}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.requires("sandbox")``: skipped with the reason where the system package is
+    missing, but never under CI=true, where the test runs and fails on what it lacks."""
+    if os.environ.get("CI") == "true":
+        return
+    for item in items:
+        for mark in item.iter_markers("requires"):
+            for system in mark.args:
+                if reason := _missing(system):
+                    item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_configure(config):

@@ -39,42 +39,64 @@ def replace_solution(nb, target: str, code: str) -> nbformat.NotebookNode:
 
 
 class LessonKernel:
-    """One kernel that runs many versions of a lesson's notebook in turn.
+    """One kernel that runs many wrong versions of a lesson's notebook in turn.
 
-    Importing torch and the course costs seconds per fresh kernel, more than most
-    lessons take to run, so the wrong implementations of a lesson share one kernel:
-    before each run its namespace is cleared (``%reset``) and the global state a
-    notebook may change (grad mode, default dtype, open figures) is put back.
-    ``close`` proves nothing was left behind that matters: the solution, run last in
-    the same kernel, must still earn full marks.
+    Importing torch and the course costs seconds per fresh kernel, and most lessons'
+    cells cost more again, so the wrong implementations of a lesson share one kernel
+    and the solution's cells before them. The kernel holds the state of the solution
+    run up to cell ``self._ran``; a wrong version of cell i runs the solution's cells up
+    to i (those not run yet), then its own cell i and the cells after it up to the first
+    one that loses points, and then the solution's cells i..k again, which put back
+    every name those cells define. Global state a cell may change (grad mode, default
+    dtype, open figures) is put back before each run. ``close`` proves nothing was left
+    behind that matters: the solution, run last in the same kernel from a cleared
+    namespace, must still earn full marks.
     """
 
-    RESET = ("import matplotlib.pyplot, torch\n"
-             "matplotlib.pyplot.close('all')\n"
-             "torch.set_grad_enabled(True)\n"
-             "torch.set_default_dtype(torch.float32)\n"
-             "%reset -f")
+    RESTORE = ("import matplotlib.pyplot, torch\n"
+               "matplotlib.pyplot.close('all')\n"
+               "torch.set_grad_enabled(True)\n"
+               "torch.set_default_dtype(torch.float32)")
+    RESET = RESTORE + "\n%reset -f"
 
     def __init__(self, lesson: str, timeout: int = 300):
         self.lesson = lesson
+        self.solution = load(lesson)
+        self._ran = 0
         self._client = NotebookClient(nbformat.v4.new_notebook(), kernel_name="python3",
                                       timeout=timeout, allow_errors=True,
                                       resources={"metadata": {"path": str(SOLUTIONS / lesson)}})
         self._kernel = self._client.setup_kernel()
         self._kernel.__enter__()
-
-    def run_until_loss(self, nb) -> nbformat.NotebookNode:
-        """``nb`` run top to bottom, errors kept in the cells, up to the first grade cell
-        that loses points: enough to show that a wrong implementation is caught, without
-        the later cells (often the lesson's slow experiments)."""
         self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
-        return self._execute(nb, stop_at_loss=True)
+
+    def run_wrong(self, target: str, code: str) -> nbformat.NotebookNode:
+        """The solution with cell ``target`` replaced by ``code``, run as the class
+        docstring says; the cells it did not reach keep no outputs."""
+        nb = replace_solution(self.solution, target, code)
+        index = next(i for i, c in enumerate(nb.cells) if is_solution(c) and grade_id(c) == target)
+        self._execute(self.solution, range(self._ran, index))
+        self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESTORE)]))
+        last = self._execute(nb, range(index, len(nb.cells)), stop_at_loss=True)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and not index <= i <= last:
+                cell.outputs = []  # scored as not run: only this run's cells count
+        self._execute(self.solution, range(index, last + 1))
+        self._ran = max(self._ran, last + 1)
+        repaired = {grade_id(c): _grade(c, i) for i, c in enumerate(self.solution.cells)
+                    if index <= i <= last and is_grade(c) and c.cell_type == "code"}
+        if any(score < most for score, most in repaired.values()):
+            # The wrong version left state the solution's cells do not redefine: start over.
+            self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
+            self._ran = 0
+        return nb
 
     def close(self) -> None:
         try:
             self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
-            lost = {cell: score for cell, score in scores(self._execute(load(self.lesson))).items()
-                    if score[0] < score[1]}
+            solution = copy.deepcopy(self.solution)
+            self._execute(solution, range(len(solution.cells)))
+            lost = {cell: score for cell, score in scores(solution).items() if score[0] < score[1]}
         finally:
             self._kernel.__exit__(None, None, None)
         if lost:
@@ -82,16 +104,26 @@ class LessonKernel:
                 f"{self.lesson}: after the wrong implementations ran, the solution lost points in "
                 f"the same kernel {lost}: one of them left state behind that RESET does not clear")
 
-    def _execute(self, nb, stop_at_loss: bool = False) -> nbformat.NotebookNode:
-        nb = copy.deepcopy(nb)
-        self._client.nb = nb  # execute_cell stores each executed cell back into client.nb
-        for index, cell in enumerate(nb.cells):
-            self._client.execute_cell(cell, index)
-            if stop_at_loss and is_grade(cell) and cell.cell_type == "code":
-                score, most = _grade(cell, index)
-                if score < most:
-                    break
-        return nb
+    def _execute(self, nb, indices=None, stop_at_loss: bool = False) -> int:
+        """Run ``nb``'s cells at ``indices`` (all by default) in place, outputs stored in
+        them; the index of the last cell run."""
+        indices = range(len(nb.cells)) if indices is None else indices
+        last = indices.start - 1 if isinstance(indices, range) else -1
+        original, self._client.nb = self._client.nb, nb  # execute_cell stores outputs into client.nb
+        try:
+            for index in indices:
+                cell = nb.cells[index]
+                if cell.cell_type == "code":
+                    cell.outputs = []
+                self._client.execute_cell(cell, index)
+                last = index
+                if stop_at_loss and is_grade(cell) and cell.cell_type == "code":
+                    score, most = _grade(cell, index)
+                    if score < most:
+                        break
+        finally:
+            self._client.nb = original
+        return last
 
 
 def _grade(cell, index: int) -> tuple[float, float]:

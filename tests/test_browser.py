@@ -30,7 +30,7 @@ try:
 except ImportError as error:  # the dev extra installs it; a missing browser test must not pass
     raise ImportError("the browser tests need Playwright: `pip install -e '.[dev]'`") from error
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("chromium"), pytest.mark.xdist_group("browser")]
 
 LESSON = "01_qkv"
 EXERCISE = "embed"  # the exercise the student answers by hand, right then wrong

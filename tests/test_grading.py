@@ -22,7 +22,7 @@ from autograder.grade import grade
 from . import harness
 from .wrong import all_wrong
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 LESSON_IDS = lesson_ids()
 SPECIAL = "01_qkv"  # the lesson the tampered and broken submissions use
 
@@ -92,12 +92,14 @@ def graded(submissions, tmp_path_factory) -> tuple[Path, subprocess.CompletedPro
     return out, proc
 
 
+@pytest.mark.xdist_group("grading")
 def test_grading_completes_and_prints_a_summary(graded):
     out, proc = graded
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "student" in proc.stdout and "solution" in proc.stdout and "total" in proc.stdout
 
 
+@pytest.mark.xdist_group("grading")
 def test_one_row_per_student_and_lesson(graded, submissions):
     rows = _rows(graded[0])
     students = [d.name for d in submissions.iterdir()]
@@ -107,6 +109,7 @@ def test_one_row_per_student_and_lesson(graded, submissions):
     assert len(rows) == len(students) * len(lessons)
 
 
+@pytest.mark.xdist_group("grading")
 def test_solutions_earn_full_marks(graded):
     rows = _rows(graded[0])
     for lesson in LESSON_IDS:
@@ -114,6 +117,7 @@ def test_solutions_earn_full_marks(graded):
         assert most > 0 and score == most, f"{lesson}: {score}/{most}"
 
 
+@pytest.mark.xdist_group("grading")
 def test_untouched_lessons_earn_zero_on_every_graded_cell(graded):
     results = _results(graded[0], "untouched")
     assert results["tests"], "no graded cells reported"
@@ -123,6 +127,7 @@ def test_untouched_lessons_earn_zero_on_every_graded_cell(graded):
     assert not unsaid, f"a bare NotImplementedError does not tell the student why: {unsaid}"
 
 
+@pytest.mark.xdist_group("grading")
 def test_tampered_tests_are_restored(graded):
     rows = _rows(graded[0])
     # Deleted, emptied and re-pointed test cells are all restored from the gradebook:
@@ -137,6 +142,7 @@ def test_tampered_tests_are_restored(graded):
                      if is_grade(c)}, "the deleted test cell was not graded"
 
 
+@pytest.mark.xdist_group("grading")
 def test_broken_and_missing_files_cost_only_their_own_points(graded):
     rows = _rows(graded[0])
     assert rows["broken", SPECIAL][0] == 0
@@ -147,12 +153,14 @@ def test_broken_and_missing_files_cost_only_their_own_points(graded):
     assert rows["mixed", SPECIAL] == rows["solution", SPECIAL]
 
 
+@pytest.mark.xdist_group("grading")
 def test_a_wrong_implementation_loses_points(graded, wrong_02):
     rows = _rows(graded[0])
     score, most = rows["mixed", wrong_02.lesson]
     assert score < most, f"{wrong_02.mistake} kept {score}/{most}"
 
 
+@pytest.mark.xdist_group("grading")
 def test_feedback_never_shows_hidden_tests(graded):
     out = graded[0]
     pages = list((out / "feedback").rglob("*.html"))
@@ -166,6 +174,7 @@ def test_feedback_never_shows_hidden_tests(graded):
         assert "Traceback (most recent call last)" not in html
 
 
+@pytest.mark.xdist_group("grading")
 def test_results_are_in_gradescope_format(graded):
     results = _results(graded[0], "untouched")
     assert set(results) >= {"score", "tests", "execution_time"}
@@ -176,6 +185,7 @@ def test_results_are_in_gradescope_format(graded):
             assert line not in test["output"]
 
 
+@pytest.mark.xdist_group("grading")
 def test_parallel_grading_gives_the_same_results(graded, submissions, tmp_path):
     """The class was graded with --jobs 2; these students again, one at a time."""
     students = ("tamper_ok", "tamper_cheat", "broken", "mixed")

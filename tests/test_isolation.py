@@ -19,11 +19,12 @@ import pytest
 
 from autograder.course import ROOT
 from autograder.grade import grade
-from autograder.sandbox import Limits
+from autograder.limits import Limits
+from autograder.template import cached_template
 
 from . import probe
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("isolation")]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 # A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
 LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, memory_bytes=2 * 1024**3)
 ESCAPES = '''
@@ -127,6 +128,7 @@ def _score(out: Path, student: str, lesson: str) -> tuple[float, float]:
     raise KeyError((student, lesson))
 
 
+@pytest.mark.xdist_group("isolation")
 def test_good_submissions_earn_full_marks_beside_broken_ones(graded):
     out, _, _ = graded
     assert _score(out, "good", "01_probe") == (3.0, 3.0)
@@ -141,6 +143,7 @@ def test_good_submissions_earn_full_marks_beside_broken_ones(graded):
     ("empty", "empty", "empty file"),
     ("garbage", "invalid", "not a valid notebook"),
 ])
+@pytest.mark.xdist_group("isolation")
 def test_a_notebook_that_cannot_be_graded_scores_zero_and_says_why(graded, student, status, words):
     out, messages, _ = graded
     assert _score(out, student, "01_probe") == (0.0, 3.0)
@@ -149,6 +152,7 @@ def test_a_notebook_that_cannot_be_graded_scores_zero_and_says_why(graded, stude
     assert any(f"{student} 01_probe: {status}" in m for m in messages), "the run must say what happened"
 
 
+@pytest.mark.xdist_group("isolation")
 @pytest.mark.parametrize("student", ["loops", "hog"])
 def test_an_endless_cell_or_a_memory_hog_fails_its_tests_only(graded, student):
     out, _, _ = graded
@@ -157,6 +161,7 @@ def test_an_endless_cell_or_a_memory_hog_fails_its_tests_only(graded, student):
     assert "answer" in outputs  # the tests ran and failed: answer() was never defined
 
 
+@pytest.mark.xdist_group("isolation")
 def test_megabytes_of_output_are_cut(graded):
     out, _, _ = graded
     assert _score(out, "chatty", "01_probe") == (3.0, 3.0)
@@ -164,6 +169,7 @@ def test_megabytes_of_output_are_cut(graded):
     assert feedback.stat().st_size < 1_000_000
 
 
+@pytest.mark.xdist_group("isolation")
 def test_student_code_cannot_leave_its_sandbox(graded, listener):
     out, _, instructor = graded
     _, reached = listener
@@ -178,6 +184,7 @@ def test_student_code_cannot_leave_its_sandbox(graded, listener):
     assert _score(out, "escaper", "01_probe") == (3.0, 3.0)
 
 
+@pytest.mark.xdist_group("isolation")
 def test_feedback_and_results_hide_the_hidden_tests(graded):
     out, _, _ = graded
     for path in list((out / "feedback").rglob("*.html")) + list((out / "results").glob("*.json")):
@@ -233,6 +240,7 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
         "ann,01_probe,6,6", "bob,01_probe,6,6", "cyd,01_probe,6,6"]
 
 
+@pytest.mark.xdist_group("isolation")
 @pytest.mark.parametrize("student", sorted(CHEATS))
 def test_patching_what_tests_rely_on_earns_nothing_and_is_reported(graded, student):
     out, _, _ = graded
@@ -244,7 +252,26 @@ def test_patching_what_tests_rely_on_earns_nothing_and_is_reported(graded, stude
                for line in flagged), flagged
 
 
+@pytest.mark.xdist_group("isolation")
 def test_honest_submissions_are_not_flagged(graded):
     out, _, _ = graded
     report = (out / "integrity.csv").read_text()
     assert "\ngood," not in report and "\nchatty," not in report
+
+
+def test_the_grading_template_is_built_once_per_content(course, tmp_path):
+    """Runs with the same solutions share one template (its gradebook holds source cells only,
+    and each notebook is graded in a copy); changed solutions get a template of their own."""
+    first = cached_template(course, list(probe.LESSONS))
+    assert (first / "ready").is_file() and (first / "gradebook.db").is_file()
+    built = (first / "gradebook.db").stat().st_mtime_ns
+    assert cached_template(course, list(probe.LESSONS)) == first
+    assert (first / "gradebook.db").stat().st_mtime_ns == built, "the template was built again"
+    changed = tmp_path / "solutions"
+    shutil.copytree(course, changed)
+    nb = probe.solution_notebook("01_probe")
+    nb.cells[3].metadata.nbgrader["points"] = 7
+    nbformat.write(nb, changed / "01_probe" / "01_probe.ipynb")
+    other = cached_template(changed, list(probe.LESSONS))
+    assert other != first
+    assert '"points": 7' in (other / "source" / "01_probe" / "01_probe.ipynb").read_text()

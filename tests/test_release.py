@@ -7,12 +7,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.utils import is_grade, is_locked, is_solution
 
-from autograder.course import LESSONS, ROOT, SOLUTIONS, lesson_ids
+from autograder.course import LESSONS, ROOT, SOLUTIONS, lesson_ids, notebook_path
+from autograder.pairs import FORMAT, pair_path, pair_text
 from autograder.release import release
 
 from . import harness
@@ -119,3 +121,21 @@ def _returns_none(statement) -> bool:
 def test_no_gradebook_is_tracked():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout
     assert "gradebook.db" not in tracked
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_each_solution_has_its_percent_pair(lesson):
+    """solutions/<id>/<id>.py is the notebook in jupytext's percent format (what a review reads):
+    the same cells, sources and nbgrader metadata, and it round-trips to the notebook."""
+    pair = pair_path(SOLUTIONS, lesson)
+    assert pair.is_file(), f"{pair} is missing: run `make release`"
+    notebook = notebook_path(SOLUTIONS, lesson)
+    assert pair.read_text() == pair_text(notebook), f"{pair} differs from its notebook: run `make release`"
+    cells = [(c.cell_type, c.source, c.metadata.get("nbgrader"))
+             for c in nbformat.read(notebook, as_version=4).cells]
+    assert [(c.cell_type, c.source, c.metadata.get("nbgrader"))
+            for c in jupytext.read(pair, fmt=FORMAT).cells] == cells
+
+
+def test_no_pair_reaches_the_release(fresh_release):
+    assert not list(fresh_release.rglob("*.py")), "a solution's .py pair was released"

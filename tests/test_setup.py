@@ -1,9 +1,12 @@
 """Set-up files agree with each other and with the README."""
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +46,36 @@ def test_ci_runs_the_readme_test_command():
 def test_gradebook_is_never_committed():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "gradebook.db" in ignored
+
+
+def _without_system_packages(tmp_path: Path) -> dict[str, str]:
+    """A PATH with the few tools scripts/system-deps.sh uses, but no apt-get, sudo or bwrap,
+    a dpkg that knows no package and an fc-list that finds no font."""
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for tool in ("bash", "grep", "id", "cat"):
+        (shims / tool).symlink_to(shutil.which(tool))
+    for tool in ("dpkg", "fc-list"):
+        (shims / tool).write_text("#!/bin/sh\nexit 1\n")
+        (shims / tool).chmod(0o755)
+    return {"PATH": str(shims), "HOME": str(tmp_path)}
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_system_deps_say_what_to_install_where_they_cannot(tmp_path, ci):
+    env = {**_without_system_packages(tmp_path), "CI": ci}
+    run = subprocess.run([shutil.which("bash"), str(ROOT / "scripts" / "system-deps.sh"), "test"],
+                         env=env, capture_output=True, text=True)
+    assert "fonts-nanum" in run.stderr and "bubblewrap" in run.stderr, run.stderr
+    assert "the grading, isolation and Gradescope tests skip" in run.stderr
+    assert "sudo apt-get install" in run.stderr
+    # Elsewhere the tests then skip with that reason; under CI nothing may skip.
+    assert run.returncode == (1 if ci else 0), run.stderr
+
+
+def test_make_test_and_lab_install_the_system_packages():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: .*system-deps", makefile, re.MULTILINE)
+    assert re.search(r"^lab: (.*\n\t)+bash scripts/system-deps.sh lab", makefile, re.MULTILINE)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get" not in ci, ".ci/run installs nothing itself: `make test` does (scripts/system-deps.sh)"

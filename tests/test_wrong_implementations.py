@@ -35,8 +35,7 @@ def kernels():
 @pytest.mark.parametrize("wrong", [
     pytest.param(w, id=w.id, marks=pytest.mark.xdist_group(f"wrong-{w.lesson}")) for w in WRONG])
 def test_wrong_implementation_loses_points(wrong: Wrong, kernels, record_property):
-    nb = harness.replace_solution(harness.load(wrong.lesson), wrong.target, wrong.code)
-    executed = kernels(wrong.lesson).run_until_loss(nb)
+    executed = kernels(wrong.lesson).run_wrong(wrong.target, wrong.code)
     lost = {cell: (score, most) for cell, (score, most) in harness.scores(executed).items()
             if score < most}
     assert lost, f"{wrong.mistake!r} ({wrong.target}) earned full marks: the hidden tests miss it"

@@ -88,7 +88,7 @@ def _clause(rng: random.Random, verbs: Sequence[Verb], joined: bool, plain: bool
     complement = None
     if verb.objects or verb.place_required or rng.random() < PLACE_RATE:
         nouns = _COMPLEMENTS[verb.base]
-        if verb.base == "chase":
+        if not verb.object_may_be_subject:
             nouns = [n for n in nouns if n not in subjects]
         complement = _noun_phrase(rng, rng.choice(nouns))
     past = rng.random() < 0.5
@@ -96,7 +96,7 @@ def _clause(rng: random.Random, verbs: Sequence[Verb], joined: bool, plain: bool
     if not plain:
         aspect = rng.choices(("simple", "negated", "progressive"),
                              weights=(2, 1, 1 if verb.ing else 0))[0]
-    if joined and verb.base == "read" and aspect == "simple":
+    if joined and verb.joined_present_reads_as_past and aspect == "simple":
         past = True  # "the boy and the girl read the book" reads as the past
     return Clause(tuple(_noun_phrase(rng, s) for s in subjects), verb.base, complement, past,
                   aspect)

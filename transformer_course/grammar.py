@@ -71,6 +71,13 @@ class Verb:
     complement_text: str = ""
     place_required: bool = False
     place_words: tuple[str, ...] = ()  # Korean after the place noun: ("위", "에")
+    object_may_be_subject: bool = True  # False: "the dog chases the dog" is refused
+
+    @property
+    def joined_present_reads_as_past(self) -> bool:
+        """A joined subject takes the base form; where it equals the past ("read"), the simple
+        present would read as the past."""
+        return self.base == self.past
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,8 @@ VERBS = (
     Verb("read", "reads", "read", "reading", "읽", "읽는다", "읽었다", frozenset({PERSON}),
          "a person", objects=frozenset({"book"}), complement_text="the book"),
     Verb("chase", "chases", "chased", "chasing", "쫓", "쫓는다", "쫓았다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(*ANIMATE), complement_text="a person or animal other than the subject"),
+         objects=nouns_of(*ANIMATE), complement_text="a person or animal other than the subject",
+         object_may_be_subject=False),
     Verb("find", "finds", "found", None, "찾", "찾는다", "찾았다", ANIMATE, _ANIMATE_TEXT,
          objects=nouns_of(OBJECT, FOOD), complement_text="an object or food"),
     Verb("catch", "catches", "caught", None, "잡", "잡는다", "잡았다", ANIMATE, _ANIMATE_TEXT,
@@ -356,9 +364,9 @@ def _check_clause(sentence: Clause) -> None:
         raise ValueError(f"unknown aspect {sentence.aspect!r}")
     if sentence.aspect == "progressive" and verb.ing is None:
         raise ValueError(f"'{verb.base}' has no progressive (-ing) form in this grammar")
-    if (len(nouns) == 2 and verb.base == "read" and sentence.aspect == "simple"
+    if (len(nouns) == 2 and verb.joined_present_reads_as_past and sentence.aspect == "simple"
             and not sentence.past):
-        raise ValueError("a joined subject with 'read' in the simple present would read as "
+        raise ValueError(f"a joined subject with '{verb.base}' in the simple present would read as "
                          "the past: not covered")
     _check_complement(sentence, verb)
 
@@ -374,9 +382,9 @@ def _check_complement(sentence: Clause, verb: Verb) -> None:
     if complement.noun not in allowed:
         raise ValueError(f"'{verb.base}' takes {verb.complement_text}, "
                          f"not '{complement.noun}' ({_noun(complement.noun).cls})")
-    if verb.base == "chase" and complement.noun in {s.noun for s in sentence.subjects}:
-        raise ValueError(f"'chase' takes {verb.complement_text}: "
-                         f"the {complement.noun} cannot chase itself")
+    if not verb.object_may_be_subject and complement.noun in {s.noun for s in sentence.subjects}:
+        raise ValueError(f"'{verb.base}' takes {verb.complement_text}: "
+                         f"the {complement.noun} cannot {verb.base} itself")
 
 
 def _check_because(sentence: Because) -> None:
