@@ -26,7 +26,7 @@ from . import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 # A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
-LIMITS = Limits(cell_timeout_s=20, notebook_timeout_s=60, memory_bytes=2 * 1024**3)
+LIMITS = Limits(cell_timeout_s=12, notebook_timeout_s=40, memory_bytes=2 * 1024**3)
 ESCAPES = '''
 import os, socket
 from pathlib import Path
@@ -234,7 +234,7 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
     nb.cells[3].metadata.nbgrader["points"] = 5
     nbformat.write(nb, changed / "01_probe" / "01_probe.ipynb")
     messages = []
-    grade(subs, out, solutions=changed, limits=LIMITS, log=messages.append)
+    grade(subs, out, jobs=2, solutions=changed, limits=LIMITS, log=messages.append)
     assert not any(m.startswith("resuming") for m in messages)
     assert (out / "grades.csv").read_text().splitlines()[1:] == [
         "ann,01_probe,6,6", "bob,01_probe,6,6", "cyd,01_probe,6,6"]
