@@ -283,20 +283,16 @@ def beam_search(
                 top, flat = total.view(B, K * V).topk(2 * K, dim=-1)  # (B, 2K)
                 parent, token = flat // V, flat % V  # (B, 2K)
                 for b in range(B):
-                    for r in range(K):
+                    for r in range(K):  # an EOS among the K best: a finished hypothesis
                         if token[b, r] == eos_id and top[b, r] > -math.inf and len(finished[b]) < K:
-                            tokens = torch.cat([seqs[b * K + parent[b, r]], token[b, r, None]])
-                            finished[b].append(
-                                (
-                                    top[b, r].item() / length_penalty_gnmt(step + 1, length_penalty),
-                                    top[b, r],
-                                    tokens,
-                                )
-                            )
+                            tokens = torch.cat([seqs[b * K + parent[b, r]], token[b, r, None]])  # (t + 2,)
+                            score = top[b, r].item() / length_penalty_gnmt(step + 1, length_penalty)
+                            finished[b].append((score, top[b, r], tokens))
                 # The K best extensions that are not EOS live on, best first.
                 keep = (token == eos_id).long().argsort(dim=-1, stable=True)[:, :K]  # (B, K)
                 parent, token = parent.gather(1, keep), token.gather(1, keep)  # (B, K)
                 scores = top.gather(1, keep)  # (B, K)
+                # A done sentence's beams are dropped: none of them may finish any more.
                 scores[torch.tensor([len(f) >= K for f in finished], device=src.device)] = -math.inf
                 rows = (torch.arange(B, device=src.device)[:, None] * K + parent).view(-1)  # (B·K,)
                 cache.reorder(rows)
