@@ -21,6 +21,7 @@ Rows (``--out DIR`` writes DIR/bench.json and DIR/decode_cost.png): ``greedy_unc
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -128,8 +129,7 @@ def kernel_rows(model: nn.Module, c: DecodeBenchConfig, device: torch.device) ->
     autocast against float32 where the hardware has it."""
     src = torch.randint(3, len(ENGLISH_VOCAB), (c.batch_size, c.src_len), device=device)  # (B, S)
     L, tokens = 64, c.batch_size * 63
-    fused = use_fused_attention(Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), **_sizes(c)).to(device))
-    fused.load_state_dict(model.state_dict())
+    fused = use_fused_attention(copy.deepcopy(model))  # the same weights, the fused kernel
     fns = {
         "scratch": lambda: cached_greedy_decode(model, src, L, 1, -1),
         "fused": lambda: cached_greedy_decode(fused, src, L, 1, -1),
