@@ -210,6 +210,7 @@ def test_bench_decode_rows(tmp_path):
         for split in ("test", "heldout"):
             row = written[f"beam{K}_{split}"]
             assert 0 <= row["exact_match"] <= 1 and 0 <= row["bleu"] <= 100 and row["sentences"] == 5
+            assert row["length_ratio"] >= 0
     assert (tmp_path / "decode_cost.png").stat().st_size > 0
     assert DecodeBenchConfig().lengths == (16, 64, 256)  # the rows the README reports
 

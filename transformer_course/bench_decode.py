@@ -16,8 +16,8 @@
 
 Rows (``--out DIR`` writes DIR/bench.json and DIR/decode_cost.png): ``greedy_uncached_L{n}``,
 ``greedy_cached_L{n}`` (with ``speedup_vs_uncached``), ``beam{k}_test`` / ``beam{k}_heldout``
-(``exact_match``, ``bleu``), ``cached_fused_L64`` (``speedup_vs_scratch``),
-``cached_bf16_L64`` (``speedup_vs_fp32``).
+(``exact_match``, ``bleu``, ``length_ratio``: output tokens / reference tokens),
+``cached_fused_L64`` (``speedup_vs_scratch``), ``cached_bf16_L64`` (``speedup_vs_fp32``).
 """
 
 import argparse
@@ -69,6 +69,7 @@ class Row:
     same_tokens: float | None = None
     exact_match: float | None = None
     bleu: float | None = None
+    length_ratio: float | None = None  # output tokens / reference tokens
     sentences: int | None = None
 
 
@@ -244,6 +245,7 @@ def beam_rows(
             # The tokens are already separated by spaces; sacrebleu must not split them again.
             bleu = sacrebleu.corpus_bleu(found, [refs], tokenize="none").score
             tokens = sum(len(f.split()) + 1 for f in found)
+            ratio = sum(len(f.split()) for f in found) / sum(len(r.split()) for r in refs)
             rows.append(
                 Row(
                     f"beam{K}_{name}",
@@ -252,6 +254,7 @@ def beam_rows(
                     exact_match=exact,
                     bleu=bleu,
                     sentences=len(pairs),
+                    length_ratio=ratio,
                 )
             )
     return rows
@@ -327,9 +330,8 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
         device,
         args.length_penalty,
     )
-    print(
-        f"{'':22s} {'seconds':>8s} {'tokens/s':>9s} {'speed-up':>9s} {'same':>6s} {'exact':>6s} {'BLEU':>6s}"
-    )
+    heads = ["seconds", "tokens/s", "speed-up", "same", "exact", "BLEU", "length"]
+    print(f"{'':22s} " + " ".join(f"{h:>{w}s}" for h, w in zip(heads, [8, 9, 9, 6, 6, 6, 6], strict=True)))
     for r in rows:
         speedup = r.speedup_vs_uncached or r.speedup_vs_scratch or r.speedup_vs_fp32
         cells = [
@@ -337,10 +339,11 @@ def main(argv: Sequence[str] | None = None) -> list[Row]:
             f"{r.same_tokens:6.1%}" if r.same_tokens is not None else "",
             f"{r.exact_match:6.1%}" if r.exact_match is not None else "",
             f"{r.bleu:6.1f}" if r.bleu is not None else "",
+            f"{r.length_ratio:6.2f}" if r.length_ratio is not None else "",
         ]
         print(
             f"{r.name:22s} {r.seconds:8.3f} {r.tokens_per_second or 0:9.0f} {cells[0]:>9s} "
-            f"{cells[1]:>6s} {cells[2]:>6s} {cells[3]:>6s}"
+            f"{cells[1]:>6s} {cells[2]:>6s} {cells[3]:>6s} {cells[4]:>6s}"
         )
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
