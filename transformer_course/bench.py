@@ -16,6 +16,7 @@ and backward's two), and that as a fraction of a matmul ceiling measured in the 
 import argparse
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -197,7 +198,12 @@ def run_bench(c: BenchConfig, device: torch.device) -> list[Row]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> list[Row]:
+def main(argv: Sequence[str] | None = None) -> list:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--decode" in argv:  # decoding has its own benchmark (lesson 09)
+        from transformer_course.bench_decode import main as decode_main
+
+        return decode_main([a for a in argv if a != "--decode"])
     parser = argparse.ArgumentParser(prog="python -m transformer_course.bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
