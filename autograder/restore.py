@@ -112,7 +112,11 @@ class RestoreMissingCells(OverwriteCells):
     def add_missing_grade_cells(self, nb, resources):
         coursedir = CourseDirectory(parent=self)
         folder = coursedir.format_path(coursedir.source_directory, ".", self.assignment_id)
-        layout = nbformat.read(Path(folder) / f"{self.notebook_id}.ipynb", as_version=4)
+        path = Path(folder) / f"{self.notebook_id}.ipynb"
+        if not path.is_file():  # a gradebook without its source folder: nbgrader's own placement
+            self.log.warning("No source notebook %s: missing cells go after the cell before them", path)
+            return super().add_missing_grade_cells(nb, resources)
+        layout = nbformat.read(path, as_version=4)
         source = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
         cells = {cell.name: cell for cell in source.source_cells}
         points = {cell.name: cell.max_score for cell in source.grade_cells}

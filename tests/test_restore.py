@@ -10,6 +10,7 @@ lesson, by the grader itself in one run.
 import copy
 import json
 import random
+import shutil
 
 import nbformat
 import pytest
@@ -22,6 +23,7 @@ from autograder.course import lesson_ids, notebook_path
 from autograder.grade import grade
 from autograder.nbconfig import course_config
 from autograder.restore import RestoreMissingCells, restore_missing
+from autograder.template import build_template
 
 from . import harness
 
@@ -113,6 +115,27 @@ def test_a_restored_cell_never_takes_an_id_in_use():
 def test_the_grader_restores_with_it():
     steps = course_config().Autograde.sanitize_preprocessors
     assert RestoreMissingCells in steps and OverwriteCells not in steps
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("restore")
+def test_the_grader_step_puts_them_in_the_release_order_or_falls_back_to_nbgrader(tmp_path):
+    root = build_template(tmp_path / "course", lessons=[SHUFFLED])
+    resources = {
+        "nbgrader": {
+            "notebook": SHUFFLED,
+            "assignment": SHUFFLED,
+            "db_url": f"sqlite:///{root / 'gradebook.db'}",
+        }
+    }
+    release = harness.load(SHUFFLED)
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(_without_tests(release), resources)
+    assert [c.id for c in nb.cells] == [c.id for c in release.cells]
+    restored = next(c for c in nb.cells if is_grade(c))
+    assert "was missing from the submission" in restored.source, "the student is not told"
+    shutil.rmtree(root / "source")  # nbgrader's own placement: after the nbgrader cell before
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(_without_tests(release), resources)
+    assert len([c for c in nb.cells if is_grade(c)]) == len([c for c in release.cells if is_grade(c)])
 
 
 # -- graded, by the grader ----------------------------------------------------------------------
