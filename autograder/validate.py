@@ -15,10 +15,10 @@ reference is its last committed version (git); without one, changed cells are
 still found by the checksums the notebook carries, deleted ones cannot be.
 
 The run matches the grader: a changed test cell is run as released, a deleted
-test cell is put back (nbgrader does both when grading), and what a test writes
-to stderr does not fail it (``StderrToStdout``). nbgrader's own ``Validator``
-does the running (kernel, timeout, ``NBGRADER_VALIDATING``) and finds cells
-changed against their own checksums.
+test cell is put back where the release has it (``restore.py``, as when grading),
+and what a test writes to stderr does not fail it (``StderrToStdout``). nbgrader's
+own ``Validator`` does the running (kernel, timeout, ``NBGRADER_VALIDATING``) and
+finds cells changed against their own checksums.
 """
 
 import copy
