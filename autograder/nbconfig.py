@@ -11,9 +11,12 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     Execute,
     GetGrades,
     LimitOutput,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 from traitlets.config import Config
@@ -22,6 +25,7 @@ from .course import COURSE_ID
 from .integrity import InjectGuard, VerifyGuard
 from .limits import Limits
 from .preprocessors import HideHiddenTests, LimitOutputSize, StderrToStdout
+from .restore import RestoreMissingCells
 from .sandbox import GradingExecute
 
 # Kernels nbgrader starts write their stderr (warnings, tqdm, print(file=sys.stderr)) to stdout.
@@ -38,8 +42,10 @@ def course_config(root: Path | None = None, limits: Limits | None = None) -> Con
     c.CourseDirectory.course_id = COURSE_ID
     if root is not None:
         c.CourseDirectory.root = str(root)
-    # A deleted test cell would otherwise wait for manual grading forever.
-    c.OverwriteCells.add_missing_cells = True
+    # nbgrader's own steps, but a deleted test cell is put back where the source has it
+    # (nbgrader's add_missing_cells would put it before the demo cells it checks).
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                          RestoreMissingCells, CheckCellMetadata]
     c.Execute.timeout = (limits or Limits()).cell_timeout_s
     # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
     # output of `import torch` comes later, and nbgrader then drops the whole notebook.

@@ -15,10 +15,10 @@ reference is its last committed version (git); without one, changed cells are
 still found by the checksums the notebook carries, deleted ones cannot be.
 
 The run matches the grader: a changed test cell is run as released, a deleted
-test cell is put back (nbgrader does both when grading), and what a test writes
-to stderr does not fail it (``StderrToStdout``). nbgrader's own ``Validator``
-does the running (kernel, timeout, ``NBGRADER_VALIDATING``) and finds cells
-changed against their own checksums.
+test cell is put back where the release has it (``restore.py``, as when grading),
+and what a test writes to stderr does not fail it (``StderrToStdout``). nbgrader's
+own ``Validator`` does the running (kernel, timeout, ``NBGRADER_VALIDATING``) and
+finds cells changed against their own checksums.
 """
 
 import copy
@@ -34,6 +34,7 @@ from nbgrader.validator import Validator
 from .course import LESSON_ID, LESSONS, lesson_ids, notebook_path
 from .nbconfig import course_config
 from .preprocessors import StderrToStdout
+from .restore import restore_missing
 
 CELL_TIMEOUT_S = 120
 
@@ -143,7 +144,7 @@ def locked_cell_changes(nb, released) -> tuple[list[str], list[str]]:
 
 def as_graded(nb, released) -> nbformat.NotebookNode:
     """A copy of ``nb`` as the grader will run it: changed locked cells as released,
-    deleted grade cells put back after the cell that preceded them."""
+    deleted grade cells put back where the release has them (``restore_missing``)."""
     nb = copy.deepcopy(nb)
     original = {_grade_id(c): c for c in released.cells if _grade_id(c)}
     for index, cell in enumerate(nb.cells):
@@ -151,18 +152,7 @@ def as_graded(nb, released) -> nbformat.NotebookNode:
         if source is not None and utils.is_locked(source) and \
                 utils.compute_checksum(cell) != source.metadata.nbgrader["checksum"]:
             nb.cells[index] = copy.deepcopy(source)
-    present = {_grade_id(c) for c in nb.cells}
-    previous = None
-    for cell in released.cells:
-        grade_id = _grade_id(cell)
-        if not grade_id:
-            continue
-        if grade_id not in present and utils.is_grade(cell):
-            at = next((i + 1 for i, c in enumerate(nb.cells) if _grade_id(c) == previous), 0)
-            nb.cells.insert(at, copy.deepcopy(cell))
-            present.add(grade_id)
-        if grade_id in present:
-            previous = grade_id
+    restore_missing(nb, released, copy.deepcopy)
     return nb
 
 

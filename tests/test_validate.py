@@ -105,7 +105,7 @@ def test_the_run_uses_the_released_test_cells_as_the_grader_does(released, solve
         assert _cell(graded, grade_id).source == _cell(released, grade_id).source
     ids = [harness.grade_id(c) for c in graded.cells]
     assert "setup" not in ids, "a deleted setup cell is not put back: the grader would not either"
-    # Put back right after the cell that preceded it, as nbgrader's add_missing_cells does.
+    # Put back where the release has it, as the grader does (autograder/restore.py).
     before = [harness.grade_id(c) for c in released.cells if harness.grade_id(c)]
     assert ids.index(first) == ids.index(before[before.index(first) - 1]) + 1
 

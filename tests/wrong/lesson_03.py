@@ -121,6 +121,17 @@ WRONG = [
                 "            weights = weights * mask\n"))),
     Wrong(LESSON, "MultiHeadAttention", "key and value swapped",
           _mha(("self.w_k(key)", "self.w_k(value)"), ("self.w_v(value)", "self.w_v(key)"))),
+    # Right whenever T_q != T_k or query is key is value: only a cross-attention with equal
+    # lengths and three different tensors catches these.
+    Wrong(LESSON, "MultiHeadAttention", "keys projected from the query when the lengths match",
+          _mha(("k = split_heads(self.w_k(key), self.num_heads)",
+                "k = split_heads(self.w_k(query if query.size(1) == key.size(1) else key), "
+                "self.num_heads)"))),
+    Wrong(LESSON, "MultiHeadAttention", "self-attention shortcut taken on equal shapes",
+          _mha(("        q = split_heads(self.w_q(query), self.num_heads)\n",
+                "        if key.shape == query.shape:  # meant: query is key is value\n"
+                "            key = value = query\n"
+                "        q = split_heads(self.w_q(query), self.num_heads)\n"))),
     Wrong(LESSON, "MultiHeadAttention", "projections without bias",
           _mha(*[(f"self.{n} = nn.Linear(d_model, d_model)",
                   f"self.{n} = nn.Linear(d_model, d_model, bias=False)")

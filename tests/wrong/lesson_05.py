@@ -28,6 +28,22 @@ WRONG = [
               "    k = decoder_x @ w_k\n"
               "    v = encoder_out @ w_v\n"
               "    return scaled_dot_product_attention(q, k, v, src_mask)\n")),
+    # Right whenever T_tgt != T_src: only equal lengths with different sequences catch these.
+    Wrong(LESSON, "cross_attention", "equal lengths taken for self-attention",
+          _cross_attention(
+              "    q = decoder_x @ w_q\n"
+              "    if encoder_out.shape == decoder_x.shape:  # meant: encoder_out is decoder_x\n"
+              "        encoder_out = decoder_x\n"
+              "    k = encoder_out @ w_k\n"
+              "    v = encoder_out @ w_v\n"
+              "    return scaled_dot_product_attention(q, k, v, src_mask)\n")),
+    Wrong(LESSON, "cross_attention", "values from the decoder when the lengths match",
+          _cross_attention(
+              "    q = decoder_x @ w_q\n"
+              "    k = encoder_out @ w_k\n"
+              "    same = decoder_x.size(-2) == encoder_out.size(-2)\n"
+              "    v = (decoder_x if same else encoder_out) @ w_v\n"
+              "    return scaled_dot_product_attention(q, k, v, src_mask)\n")),
     Wrong(LESSON, "cross_attention", "mask on the queries (transposed)",
           _cross_attention(
               "    q = decoder_x @ w_q\n"

@@ -184,6 +184,10 @@ WRONG = [
     Wrong(LESSON, "train_step", "autocast ignored",
           _TRAIN_STEP + "    optimizer.zero_grad()\n" + _PLAIN_FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE
           + "    return loss.item()\n"),
+    Wrong(LESSON, "train_step", "loss leaves out id 0, not batch.pad_id",
+          _TRAIN_STEP + "    optimizer.zero_grad()\n"
+          + _FORWARD.replace("batch.tgt_output, batch.pad_id,", "batch.tgt_output, 0,")
+          + _BACKWARD + _CLIP + _STEP + _SCHEDULE + "    return loss.item()\n"),
     # greedy_decode
     Wrong(LESSON, "greedy_decode", "never stops before max_len",
           _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) < max_len")),
@@ -200,6 +204,13 @@ WRONG = [
           + _greedy_loop()),
     Wrong(LESSON, "greedy_decode", "model left in training mode",
           _GREEDY + _GREEDY_START.replace("    model.eval()\n", "") + _greedy_loop()),
+    # Right whenever the ids are the course vocabulary's: only other special ids catch these.
+    Wrong(LESSON, "greedy_decode", "rows start with the vocabulary's BOS 1, not bos_id",
+          _GREEDY + _GREEDY_START.replace("torch.full((src.size(0), 1), bos_id,",
+                                          "torch.ones((src.size(0), 1),") + _greedy_loop()),
+    Wrong(LESSON, "greedy_decode", "finished rows filled with 0, not pad_id",
+          _GREEDY + _GREEDY_START + _greedy_loop().replace("masked_fill(done, pad_id)",
+                                                           "masked_fill(done, 0)")),
     Wrong(LESSON, "greedy_decode", "max_len tokens after <bos>",
           _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) <= max_len and not done.all()")),
 ]
