@@ -16,7 +16,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; co
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f4f4f4; } td:first-child { white-space: nowrap; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.hard td, tr.weak td { background: #fff4e5; } tr.hard.weak td { background: #ffe3e0; }
 .summary span { display: inline-block; margin-right: 2em; font-size: 1.1em; }
 code { background: #f4f4f4; padding: 0 0.2em; } .note { color: #666; }

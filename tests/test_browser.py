@@ -300,7 +300,7 @@ def test_the_class_report_renders_offline(chromium, tmp_path):
     from .report_class import made_up_class
 
     index = report(made_up_class(tmp_path / "out"))
-    context = chromium.new_context(viewport=b.VIEWPORT)
+    context = chromium.new_context(viewport={**b.VIEWPORT, "height": 1300})  # down to the mistakes
     fetched = []
 
     def offline(route):

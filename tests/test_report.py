@@ -137,7 +137,7 @@ def test_a_half_finished_run_is_a_clear_error(tmp_path):
     assert not (partial / "report").exists()
 
 
-def test_a_student_with_no_submissions_gets_a_row_that_says_so(made_up, tmp_path):
+def test_a_student_with_no_submissions_gets_a_row_that_says_so(tmp_path):
     missing = [rc.lesson(lesson, status="missing", message="no file was submitted", most=3)
                for lesson in (rc.QKV, rc.SDPA)]
     ann = [rc.lesson(rc.QKV, [rc.cell("a", 3, 3)]), rc.lesson(rc.SDPA, [rc.cell("b", 1, 3)])]
