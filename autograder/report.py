@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .report_stats import Item, histogram, item_analysis, summarize
+from .report_stats import Item, difficulty, histogram, item_analysis, summarize
 
 TAG = re.compile(r"^(?:\w+: )?(?P<message>.*) \(mistake: (?P<tag>[a-z0-9]+(?:-[a-z0-9]+)*)\)$")
 NOT_SUBMITTED = "missing"
@@ -112,6 +112,9 @@ def load(out: Path) -> ClassResults:
     rows = _read_csv(grades)
     if not rows:
         raise ReportError(f"{grades} lists no grades: grade the class again")
+    if not {"student_id", "lesson", "score", "max_score"} <= set(rows[0]):
+        raise ReportError(f"{grades} is not the grades.csv of `python -m autograder grade` "
+                          "(columns student_id, lesson, score, max_score)")
     students = list(dict.fromkeys(r["student_id"] for r in rows))
     lessons = list(dict.fromkeys(r["lesson"] for r in rows))
     if not (out / "integrity.csv").is_file() or len(rows) < len(students) * len(lessons):
@@ -121,7 +124,11 @@ def load(out: Path) -> ClassResults:
     tests: dict[str, list[dict]] = {}
     for student in students:
         path = out / "results" / f"{student}.json"
-        tests[student] = json.loads(path.read_text())["tests"] if path.is_file() else []
+        try:
+            tests[student] = json.loads(path.read_text())["tests"] if path.is_file() else []
+        except (ValueError, KeyError, TypeError) as error:
+            raise ReportError(f"{path} is not a results file of grade ({error}): grade the class again "
+                              "with --fresh") from None
     notebooks = {}
     for row in rows:
         student, lesson = row["student_id"], row["lesson"]
@@ -271,23 +278,21 @@ def report(out: Path) -> Path:
     folder.mkdir(exist_ok=True)
     by_lesson = items(results)
     per_lesson = mistakes(results)
-    write_csv(folder / "lessons.csv", lesson_rows(results),
+    lessons, across, flagged, scores = (lesson_rows(results), class_mistakes(per_lesson), flags(results),
+                                        score_rows(results))
+    write_csv(folder / "lessons.csv", lessons,
               ["lesson", "max_score", "students", "submitted", "graded", "not_graded", "mean", "median"])
     write_csv(folder / "histogram.csv", histogram_rows(results), ["lesson", "low", "high", "students"])
-    all_items = sorted((i for lesson_items in by_lesson.values() for i in lesson_items),
-                       key=lambda i: (i.share if i.share is not None else 2.0,
-                                      i.discrimination if i.discrimination is not None else 2.0))
-    write_csv(folder / "items.csv", [{**vars(i), "flags": " ".join(i.flags)} for i in all_items],
+    hardest_first = sorted((i for lesson_items in by_lesson.values() for i in lesson_items), key=difficulty)
+    write_csv(folder / "items.csv", [{**vars(i), "flags": " ".join(i.flags)} for i in hardest_first],
               ["lesson", "cell", "points", "students", "earned", "share", "discrimination", "flags"])
     write_csv(folder / "mistakes.csv", mistake_rows(results, per_lesson),
               ["lesson", "tag", "students", "share", "cells", "message", "who"])
-    write_csv(folder / "mistakes_class.csv", class_mistakes(per_lesson),
+    write_csv(folder / "mistakes_class.csv", across,
               ["tag", "students", "notebooks", "lessons", "message", "who"])
-    write_csv(folder / "flags.csv", flags(results), ["student", "lesson", "kind", "why"])
-    write_csv(folder / "scores.csv", score_rows(results),
-              ["student", *results.lessons, "total", "max_total", "note"])
+    write_csv(folder / "flags.csv", flagged, ["student", "lesson", "kind", "why"])
+    write_csv(folder / "scores.csv", scores, ["student", *results.lessons, "total", "max_total", "note"])
     write_canvas(folder / "canvas.csv", results)
     index = folder / "index.html"
-    index.write_text(page(results, lesson_rows(results), by_lesson, per_lesson, class_mistakes(per_lesson),
-                          flags(results), score_rows(results)), encoding="utf-8")
+    index.write_text(page(results, lessons, by_lesson, per_lesson, across, flagged, scores), encoding="utf-8")
     return index

@@ -95,9 +95,10 @@ def item_analysis(lesson: str, cells: Sequence[str], points: dict[str, float],
         earned = sum(m >= points[cell] for m in mine)
         items.append(Item(lesson, cell, points[cell], len(students), earned,
                           earned / len(students) if students else None, correlation(mine, rest)))
+    return sorted(items, key=difficulty)
 
-    def order(item: Item):
-        return (item.share if item.share is not None else 2.0,
-                item.discrimination if item.discrimination is not None else 2.0)
 
-    return sorted(items, key=order)
+def difficulty(item: Item) -> tuple[float, float]:
+    """Sort key: the hardest first, then the least discriminating; undefined values last."""
+    return (item.share if item.share is not None else 2.0,
+            item.discrimination if item.discrimination is not None else 2.0)

@@ -123,6 +123,17 @@ def test_an_out_folder_without_grades_is_a_clear_error(tmp_path):
     assert "holds no grades.csv: grade the class first" in proc.stderr
 
 
+def test_other_files_in_out_are_a_clear_error(tmp_path):
+    ann = StudentGrades("ann", [rc.lesson(rc.QKV, [rc.cell("a", 1, 1)])], 1.0)
+    out = rc.write_out(tmp_path / "out", [ann])
+    (out / "results" / "ann.json").write_text("{ not json")
+    with pytest.raises(SystemExit, match=r"ann.json is not a results file of grade .*--fresh"):
+        report(out)
+    (out / "grades.csv").write_text("name,points\nann,3\n")
+    with pytest.raises(SystemExit, match="is not the grades.csv of `python -m autograder grade`"):
+        report(out)
+
+
 def test_a_half_finished_run_is_a_clear_error(tmp_path):
     resumed = tmp_path / "resume-only"
     rc.write_out(resumed, [StudentGrades("ann", [rc.lesson(rc.QKV, [rc.cell("test_embed", 1, 1)])], 1.0)])
