@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Jupyter refuses to start as root without --allow-root; an ordinary user needs nothing.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help install system-deps lab formgrader test test-fast lint format release check grade validate
+.PHONY: help install system-deps lab formgrader test test-fast lint format release check grade report validate
 
 help:
 	@echo "make lab      set up (first time) and open the lessons in JupyterLab"
@@ -21,6 +21,7 @@ help:
 	@echo "make release  regenerate lessons/ from solutions/"
 	@echo "make check    run every solution notebook through the grader (full marks or fail)"
 	@echo "make grade SUBMISSIONS=dir OUT=dir [JOBS=2]   grade a folder of submissions"
+	@echo "make report OUT=dir   the class report of a graded folder (OUT/report/index.html)"
 	@echo "make validate NB=notebook   check a notebook before you submit it (students)"
 
 $(STAMP): pyproject.toml
@@ -79,6 +80,10 @@ check: $(STAMP)
 JOBS ?= 2
 grade: $(STAMP)
 	$(BIN)/python -m autograder grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+
+report: $(STAMP)
+	@test -n "$(OUT)" || { echo "usage: make report OUT=<the --out folder of make grade>"; exit 2; }
+	$(BIN)/python -m autograder report $(OUT)
 
 # A student's check before submitting: visible tests, and test cells changed or deleted.
 validate: $(STAMP)

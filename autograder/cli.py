@@ -1,11 +1,11 @@
-"""python -m autograder {release, grade, check, gradescope, validate}"""
+"""python -m autograder {release, grade, report, check, gradescope, validate}"""
 
 import argparse
 import sys
 import time
 from pathlib import Path
 
-from . import gradescope, validate
+from . import gradescope, report, validate
 from .benchmark import benchmark
 from .check import check
 from .course import SOLUTIONS
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                          help="memory limit of a student's kernel, GiB (default: %(default)s)")
     grading.add_argument("--no-sandbox", action="store_true",
                          help="run student code without bubblewrap, with your own permissions")
+    grading.add_argument("--report", action="store_true", help="then write the class report, OUT/report/")
+    reporting = commands.add_parser("report", help="the instructor's class report of a graded folder")
+    reporting.add_argument("out", type=Path, help="the --out folder of grade")
     checking = commands.add_parser("check", help="grade every solution notebook; fail unless full marks")
     checking.add_argument("lessons", nargs="*", help="lesson ids (default: all)")
     bundling = commands.add_parser("gradescope", help="build a Gradescope autograder (zip) for one lesson")
@@ -67,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                      limits=limits, fresh=args.fresh)
         print(f"graded {len(rows)} students in {time.monotonic() - started:.0f} s; "
               f"grades in {args.out / 'grades.csv'}")
+        if args.report:
+            print(f"class report: {report.report(args.out)}")
+        return 0
+    if args.command == "report":
+        print(f"class report: {report.report(args.out)}")
         return 0
     if args.command == "benchmark":
         benchmark(args.lessons, args.students, args.workers)

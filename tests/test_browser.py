@@ -290,3 +290,34 @@ def test_formgrader_opens_on_the_course(chromium, tmp_path):
             b.screenshot(page, "instructor-formgrader.png")
         finally:
             context.close()
+
+
+def test_the_class_report_renders_offline(chromium, tmp_path):
+    """`make report`: the page of a class, opened from disk with the network cut off, shows
+    its plots and tables; its screenshot is the README's."""
+    from autograder.report import report
+
+    from .report_class import made_up_class
+
+    index = report(made_up_class(tmp_path / "out"))
+    context = chromium.new_context(viewport={**b.VIEWPORT, "height": 1300})  # down to the mistakes
+    fetched = []
+
+    def offline(route):
+        fetched.append(route.request.url)
+        route.abort()
+
+    context.route("http*://**", offline)
+    try:
+        page = context.new_page()
+        page.goto(index.as_uri())
+        page.get_by_role("heading", name="Class report").wait_for()
+        images = page.locator("img")
+        assert images.count() == 2
+        assert all(page.evaluate("i => i.complete && i.naturalWidth > 0", images.nth(n).element_handle())
+                   for n in range(images.count())), "a plot did not render"
+        assert page.get_by_role("cell", name="qkv-outputs-swapped", exact=True).count() == 2
+        b.screenshot(page, "instructor-class-report.png")
+    finally:
+        context.close()
+    assert not fetched, f"the report fetched from the network: {fetched}"

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import torch
 from torch.overrides import TorchFunctionMode
 
+from transformer_course.mistakes import tagged  # absolute: guard.py runs this file alone too
+
 _TOLERANCES = {
     torch.float64: {"atol": 1e-10, "rtol": 1e-8},
     torch.float32: {"atol": 1e-5, "rtol": 1e-4},
@@ -77,7 +79,8 @@ def expect_close(
         expected: the oracle's result.
         what: names the quantity in the message ("softmax of a (2, 3) tensor").
         mistakes: known wrong results, keyed by the message that names the mistake;
-            when ``actual`` matches one of them, that message is the one raised.
+            when ``actual`` matches one of them, that message is the one raised, with
+            its stable tag from ``mistakes.MISTAKES`` appended ("(mistake: scale-by-dk)").
         atol, rtol: override the default tolerances of ``expected``'s dtype.
     """
     actual = expect_tensor(actual, what)
@@ -91,7 +94,7 @@ def expect_close(
         return
     for hint, wrong in (mistakes or {}).items():
         if _close(actual, wrong.to(expected.dtype), tolerances):
-            raise AssertionError(f"{what}: {hint}")
+            raise AssertionError(f"{what}: {tagged(hint)}")
     expect_shape(actual, expected.shape, what)
     expect_dtype(actual, expected.dtype, what)
     if torch.isnan(actual).any() and not torch.isnan(expected).any():
