@@ -20,6 +20,7 @@ from autograder.course import LESSONS, ROOT, SOLUTIONS, lesson_ids, notebook_pat
 from autograder.grade import grade
 
 from . import harness
+from .test_restore import SHUFFLED, shuffled, without_tests
 from .wrong import all_wrong
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
@@ -72,8 +73,13 @@ def wrong_02():
 def submissions(tmp_path_factory, wrong_02) -> Path:
     folder = tmp_path_factory.mktemp("submissions")
     for lesson in LESSON_IDS:
-        _write(folder, "solution", lesson, harness.load(lesson))
+        # Every lesson's solution with all its test cells deleted: restored where the release has
+        # them, it must earn full marks (the solution as it is, only for the lessons compared below).
+        _write(folder, "no_tests", lesson, without_tests(harness.load(lesson)))
         _write(folder, "untouched", lesson, _released(lesson))
+    for lesson in (SPECIAL, wrong_02.lesson):
+        _write(folder, "solution", lesson, harness.load(lesson))
+    _write(folder, "shuffled", SHUFFLED, shuffled(harness.load(SHUFFLED)))
     _write(folder, "tamper_ok", SPECIAL, _tamper(harness.load(SPECIAL), warn_in="embed"))
     _write(folder, "tamper_cheat", SPECIAL, _tamper(_released(SPECIAL)))
     _write(folder, "broken", SPECIAL, "{ this is not json")
@@ -109,10 +115,30 @@ def test_one_row_per_student_and_lesson(graded, submissions):
     assert len(rows) == len(students) * len(lessons)
 
 
+def _lost(results: dict, lesson: str) -> dict[str, str]:
+    tests = [t for t in results["tests"] if t["name"].split(":")[0] == lesson]
+    expected = {f"{lesson}: {harness.grade_id(c)}" for c in harness.load(lesson).cells if is_grade(c)}
+    assert {t["name"] for t in tests} >= expected, f"{lesson}: a test cell was not graded"
+    return {t["name"]: t["output"][-200:] for t in tests if t["score"] != t["max_score"]}
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_a_solution_without_its_test_cells_earns_full_marks(graded, lesson):
+    assert not _lost(_results(graded[0], "no_tests"), lesson)
+    score, most = _rows(graded[0])["no_tests", lesson]
+    assert most > 0 and score == most, f"{lesson}: {score}/{most}"
+
+
+@pytest.mark.xdist_group("grading")
+def test_a_shuffled_solution_without_most_test_cells_earns_full_marks(graded):
+    assert not _lost(_results(graded[0], "shuffled"), SHUFFLED)
+
+
 @pytest.mark.xdist_group("grading")
 def test_solutions_earn_full_marks(graded):
     rows = _rows(graded[0])
-    for lesson in LESSON_IDS:
+    for lesson in (SPECIAL, "02_scaled_dot_product"):
         score, most = rows["solution", lesson]
         assert most > 0 and score == most, f"{lesson}: {score}/{most}"
 

@@ -3,12 +3,12 @@
 A correct notebook whose test cells were deleted (by the student, or by an editor
 that drops locked cells) keeps full marks: each test cell runs after the same code
 cells as in the release, also when the prose was moved around, cells were added,
-and ids renumbered. First without a kernel, on the cell order; then graded, every
-lesson, by the grader itself in one run.
+and ids renumbered. Here without a kernel, on the cell order; graded, every lesson, by
+the grader itself, in the class of tests/test_grading.py (students ``no_tests`` and
+``shuffled``, made by ``without_tests`` and ``shuffled``).
 """
 
 import copy
-import json
 import random
 import shutil
 
@@ -19,8 +19,7 @@ from nbformat.v4.nbbase import random_cell_id
 from nbgrader.preprocessors import OverwriteCells
 from nbgrader.utils import is_grade, is_solution
 
-from autograder.course import lesson_ids, notebook_path
-from autograder.grade import grade
+from autograder.course import lesson_ids
 from autograder.nbconfig import course_config
 from autograder.restore import RestoreMissingCells, restore_missing
 from autograder.template import build_template
@@ -32,14 +31,14 @@ SHUFFLED = "02_scaled_dot_product"  # a test cell there checks what the demo cel
 OWN = "# a cell of the student's own"
 
 
-def _without_tests(nb):
+def without_tests(nb):
     """``nb`` with every test cell deleted."""
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not is_grade(c)]
     return nb
 
 
-def _shuffled(nb, seed: int = 0):
+def shuffled(nb, seed: int = 0):
     """``nb`` with two thirds of its test cells deleted one by one in a random order, its
     prose moved to random places, half its plain cells given new ids (as an editor that
     renumbers them does), and a cell of the student's own after every exercise."""
@@ -71,7 +70,7 @@ def _code(nb) -> list[str]:
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_every_deleted_test_cell_goes_back_where_the_release_has_it(lesson):
     release = harness.load(lesson)
-    nb = _without_tests(release)
+    nb = without_tests(release)
     restored = restore_missing(nb, release, copy.deepcopy)
     assert restored == [harness.grade_id(c) for c in release.cells if is_grade(c)]
     assert [(c.id, c.source) for c in nb.cells] == [(c.id, c.source) for c in release.cells]
@@ -79,7 +78,7 @@ def test_every_deleted_test_cell_goes_back_where_the_release_has_it(lesson):
 
 def test_moved_prose_own_cells_and_new_ids_move_no_test_cell():
     release = harness.load(SHUFFLED)
-    nb = _shuffled(release)
+    nb = shuffled(release)
     restored = restore_missing(nb, release, copy.deepcopy)
     assert restored and len(restored) < len([c for c in release.cells if is_grade(c)])
     assert _code(nb) == _code(release), "a test cell runs after other code cells than in the release"
@@ -91,7 +90,7 @@ def test_moved_prose_own_cells_and_new_ids_move_no_test_cell():
 
 def test_a_moved_code_cell_anchors_nothing():
     release = harness.load(SHUFFLED)
-    nb = _without_tests(release)
+    nb = without_tests(release)
     last = next(c for c in reversed(nb.cells) if c.cell_type == "code" and not harness.grade_id(c))
     nb.cells.remove(last)
     nb.cells.insert(0, last)  # the experiment's plot, now at the top
@@ -103,7 +102,7 @@ def test_a_moved_code_cell_anchors_nothing():
 
 def test_a_restored_cell_never_takes_an_id_in_use():
     release = harness.load(SHUFFLED)
-    nb = _without_tests(release)
+    nb = without_tests(release)
     first = next(c for c in release.cells if is_grade(c))
     nb.cells[-1].id = first.id  # the student's own cell happens to carry it
     restore_missing(nb, release, copy.deepcopy)
@@ -129,51 +128,10 @@ def test_the_grader_step_puts_them_in_the_release_order_or_falls_back_to_nbgrade
         }
     }
     release = harness.load(SHUFFLED)
-    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(_without_tests(release), resources)
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_tests(release), resources)
     assert [c.id for c in nb.cells] == [c.id for c in release.cells]
     restored = next(c for c in nb.cells if is_grade(c))
     assert "was missing from the submission" in restored.source, "the student is not told"
     shutil.rmtree(root / "source")  # nbgrader's own placement: after the nbgrader cell before
-    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(_without_tests(release), resources)
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_tests(release), resources)
     assert len([c for c in nb.cells if is_grade(c)]) == len([c for c in release.cells if is_grade(c)])
-
-
-# -- graded, by the grader ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
-    """student -> their Gradescope results: one grading run for the whole module."""
-    submissions = tmp_path_factory.mktemp("submissions")
-    students = {
-        "no_tests": {lesson: _without_tests(harness.load(lesson)) for lesson in LESSON_IDS},
-        "shuffled": {SHUFFLED: _shuffled(harness.load(SHUFFLED))},
-    }
-    for student, notebooks in students.items():
-        for lesson, nb in notebooks.items():
-            path = notebook_path(submissions / student, lesson)
-            path.parent.mkdir(parents=True)
-            nbformat.write(nb, path)
-    out = tmp_path_factory.mktemp("out")
-    grade(submissions, out, jobs=2, log=lambda *_: None)
-    return {student: json.loads((out / "results" / f"{student}.json").read_text()) for student in students}
-
-
-def _lost(results: dict, lesson: str) -> dict[str, str]:
-    tests = [t for t in results["tests"] if t["name"].split(":")[0] == lesson]
-    expected = {f"{lesson}: {harness.grade_id(c)}" for c in harness.load(lesson).cells if is_grade(c)}
-    assert {t["name"] for t in tests} >= expected, f"{lesson}: a test cell was not graded"
-    return {t["name"]: t["output"][-200:] for t in tests if t["score"] != t["max_score"]}
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("restore")
-@pytest.mark.parametrize("lesson", LESSON_IDS)
-def test_a_solution_without_its_test_cells_earns_full_marks(graded, lesson):
-    assert not _lost(graded["no_tests"], lesson)
-
-
-@pytest.mark.slow
-@pytest.mark.xdist_group("restore")
-def test_a_shuffled_solution_without_most_test_cells_earns_full_marks(graded):
-    assert not _lost(graded["shuffled"], SHUFFLED)
