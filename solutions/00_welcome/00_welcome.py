@@ -164,6 +164,7 @@ print("masked attention == attention over the first two keys only:",
 # | 06 feed_forward | 5. Feed Forward는 왜 사용하는 것인가? — why a feed-forward network? | the position-wise FFN; a measurement of what its nonlinearity adds |
 # | 07 stacking | 4. / 4-1. 인코더, 디코더의 입력값, 출력값 / n개의 인코더, 디코더의 연산 — how do N encoders and N decoders compute? | positional encoding, encoder and decoder layers, the stacks, the full `Transformer` |
 # | 08 gpu_training | the notes' model, trained | batches, masked loss, learning-rate schedule, a training step, greedy decoding; an English → Korean model and its attention maps |
+# | 09 inference | 4. (continued) 실제 사용 시에는 앞서나온 결과를 넣는다 — why is generation slow, and what can be reused? | a KV cache, one decoding step, cached greedy decoding, beam search with a length penalty; measured: cached vs uncached cost, beam size vs accuracy |
 
 # %% [markdown]
 # ## 5. The notes' problem: arranging the words

@@ -372,7 +372,7 @@ def _torch_mha(ref, query, key, value, mask=None, key_padding=None):
 
 
 def _variant(W, h, query, key, value, mask=None, split="ok", merge="ok", scale="d_k", w_o=True,
-             masked="ok", swap_kv=False, softmax_dim=-1):
+             masked="ok", swap_kv=False, softmax_dim=-1, from_query=()):
     """Multi-head attention with one known mistake switched on: (output, weights)."""
     B, T_q, d_model = query.shape
     d_k = d_model // h
@@ -395,8 +395,8 @@ def _variant(W, h, query, key, value, mask=None, split="ok", merge="ok", scale="
         return x.transpose(1, 2).flatten(-2)
 
     q = heads(project(query, "w_q"))
-    k = heads(project(value if swap_kv else key, "w_k"))
-    v = heads(project(key if swap_kv else value, "w_v"))
+    k = heads(project(query if "key" in from_query else value if swap_kv else key, "w_k"))
+    v = heads(project(query if "value" in from_query else key if swap_kv else value, "w_v"))
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k if scale == "d_k" else d_model)
     if mask is not None and masked != "ignored":
         scores = scores.masked_fill(mask if masked == "inverted" else ~mask, float("-inf"))
@@ -424,6 +424,11 @@ def _mistakes(W, h, query, key, value, mask=None):
         "softmax over the query axis: each query's weights over the keys must sum to one "
         "(softmax over the last axis)": {"softmax_dim": -2},
     }
+    if query.shape == key.shape and not torch.equal(query, key):  # only equal lengths let these run
+        cases["the keys are projected from `query`: project `key` with w_k, whatever the lengths"] = {
+            "from_query": ("key",)}
+        cases["equal shapes are not self-attention: project `key` and `value` as given, also when "
+              "they have the query's shape"] = {"from_query": ("key", "value")}
     if mask is not None:
         cases["the mask is ignored: pass `mask` on to scaled_dot_product_attention"] = {
             "masked": "ignored"}
@@ -527,14 +532,17 @@ expect_shape(out, (1, 2, 8), "cross-attention output: one vector per query (deco
 expect_shape(mha.attn_weights, (1, 2, 2, 6), "cross-attention weights (B, h, T_q=2, T_k=6)")
 passed("cross-attention: T_q queries attend over T_k keys")
 ### BEGIN HIDDEN TESTS
-for B, T_q, T_k, d_model, h in [(2, 3, 5, 12, 3), (1, 1, 4, 8, 4), (3, 5, 1, 6, 2), (2, 4, 7, 4, 1)]:
+# The last case has T_q = T_k: equal lengths with query, key and value all different.
+for B, T_q, T_k, d_model, h in [(2, 3, 5, 12, 3), (1, 1, 4, 8, 4), (3, 5, 1, 6, 2), (2, 4, 7, 4, 1),
+                                (2, 6, 6, 12, 3)]:
     mine, ref, W = _make_mha(d_model, h, seed=330 + T_k)
     query = _randn(B, T_q, d_model, seed=331)
     key, value = _randn(B, T_k, d_model, seed=332), _randn(B, T_k, d_model, seed=333)
     _compare(mine, ref, W, query, key, value,
              what=f"float64 cross-attention, MultiHeadAttention({d_model}, {h}), B={B}, "
-                  f"T_q={T_q}, T_k={T_k}, key != value")
-passed("float64 cross-attention (T_q != T_k, key != value) equals nn.MultiheadAttention")
+                  f"T_q={T_q}, T_k={T_k}, query, key and value all different")
+passed("float64 cross-attention (T_q != T_k and T_q = T_k, query, key and value all different) "
+       "equals nn.MultiheadAttention")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_multi_head_attention_masks", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}

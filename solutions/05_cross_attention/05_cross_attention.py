@@ -210,7 +210,31 @@ except RuntimeError as error:
                          "and values must both come from encoder_out.") from None
 expect_close(out, F.scaled_dot_product_attention(x @ wq, memory @ wk, memory @ wv),
              "output for T_tgt = 1, d_model = 7, d_k = 2")
-passed("equal to PyTorch's scaled_dot_product_attention on (decoder Q, encoder K, V)")
+# T_tgt = T_src: equal lengths, yet the decoder and the encoder are different sequences.
+x = torch.randn(2, 5, d_model, dtype=torch.float64)
+memory = torch.randn(2, 5, d_model, dtype=torch.float64)
+with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
+                  reference=[reference.cross_attention]):
+    out, weights = cross_attention(x, memory, wq, wk, wv)
+q, k, v = x @ wq, memory @ wk, memory @ wv
+eye = torch.eye(5, dtype=torch.float64)
+expect_close(weights, F.scaled_dot_product_attention(q, k, eye),
+             "weights for T_tgt = T_src = 5 (decoder_x and encoder_out differ)", mistakes={
+    "your weights relate the decoder to itself when both have the same length: the keys come "
+    "from encoder_out, whatever the lengths.": F.scaled_dot_product_attention(q, x @ wk, eye),
+    "your weights take their queries from encoder_out when both have the same length: the "
+    "queries come from decoder_x.": F.scaled_dot_product_attention(memory @ wq, x @ wk, eye),
+})
+expect_close(out, F.scaled_dot_product_attention(q, k, v),
+             "output for T_tgt = T_src = 5 (decoder_x and encoder_out differ)", mistakes={
+    "your output is the decoder's self-attention when both have the same length: keys and "
+    "values come from encoder_out, whatever the lengths.":
+        F.scaled_dot_product_attention(q, x @ wk, x @ wv),
+    "your values come from decoder_x when both have the same length: take them from "
+    "encoder_out.": F.scaled_dot_product_attention(q, k, x @ wv),
+})
+passed("equal to PyTorch's scaled_dot_product_attention on (decoder Q, encoder K, V), "
+       "T_tgt = T_src included")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_cross_attention_mask", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}

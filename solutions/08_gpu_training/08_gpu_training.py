@@ -756,24 +756,32 @@ assert losses[-1] < 0.5 * losses[0], (
 passed(f"10 steps on one batch: loss {losses[0]:.2f} → {losses[-1]:.2f}")
 ### BEGIN HIDDEN TESTS
 import copy
+import dataclasses
 
 import transformer_course.training as reference
 from transformer_course.checks import from_scratch
 
 
-def sgd_fixture(seed, clip_to=None):
-    """A float64 model without dropout, its batch, and the SGD update train_step must make."""
+def sgd_fixture(seed, clip_to=None, pad_id=0):
+    """A float64 model without dropout, its batch (padded with ``pad_id``: ids 0 and pad_id
+    trade places), and the SGD update train_step must make."""
     torch.manual_seed(seed)
     model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2,
                         num_layers=1, d_ff=32, dropout=0.0).double()
     with torch.no_grad():
         model.generator.weight.mul_(4)  # sharper logits: a gradient norm well above 1
     batch = reference.make_batch(generate_pairs(6, seed=seed), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+    if pad_id != 0:
+        def swap(ids):
+            return torch.where(ids == 0, pad_id, torch.where(ids == pad_id, 0, ids))
+
+        batch = dataclasses.replace(batch, tgt_input=swap(batch.tgt_input),
+                                    tgt_output=swap(batch.tgt_output), pad_id=pad_id)
     twin = copy.deepcopy(model)
     logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
     log_p = logits - logits.logsumexp(-1, keepdim=True)
     nll = -log_p.gather(-1, batch.tgt_output.unsqueeze(-1)).squeeze(-1)
-    real = batch.tgt_output != 0
+    real = batch.tgt_output != batch.pad_id
     loss = (nll * real).sum() / real.sum()
     grads = torch.autograd.grad(loss, list(twin.parameters()))
     grad = torch.cat([g.flatten() for g in grads])
@@ -819,7 +827,18 @@ expect_close(flat(model), before - 0.1 * clipped(grad, 1.0),
 assert halving.last_epoch == 1, (
     f"the scheduler was stepped {halving.last_epoch} times in one train_step: call "
     "scheduler.step() exactly once, after optimizer.step().")
-passed("one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler")
+# A batch padded with another id than 0: the loss must leave out batch.pad_id.
+model, batch, loss, grad = sgd_fixture(seed=23, pad_id=7)
+before = flat(model)
+with from_scratch("train_step", reference=[reference.train_step]):
+    returned = train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
+expect_close(torch.tensor(returned, dtype=torch.float64), loss,
+             "the loss of a batch whose pad_id is 7: leave out batch.pad_id, not id 0")
+expect_close(flat(model), before - 0.1 * clipped(grad, 1.0),
+             "the parameters after one train_step on a batch whose pad_id is 7 (the loss must "
+             "leave out batch.pad_id)")
+passed("one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler; "
+       "the batch's own pad_id")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_step_clipping_and_scaler", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -1103,7 +1122,29 @@ for max_len in (1, 2, 6):
         f"with max_len={max_len} and no <eos> the output has shape {tuple(out.shape)}, expected "
         f"(2, {max_len}): max_len counts every column, <bos> included.")
     assert out[:, : len(scripted_answer([4] * 30, max_len))].tolist() == [scripted_answer([4] * 30, max_len)] * 2
-passed("the scripted translator: rows of every length, B = 1, max_len, eval mode, no grad, one encode")
+
+# Special ids other than the course vocabulary's BOS 1, EOS 2, PAD 0: they are arguments.
+bos_id, eos_id, pad_id = 3, 11, 5
+src = torch.tensor([[6, 4, 9, 5, 5], [7, 8, 10, 11, 3], [4, 5, 5, 5, 5]])  # padded with 5
+answers = []
+for row in src.tolist():
+    length, answer = sum(1 for i in row if i != pad_id), [bos_id]
+    while len(answer) < 10 and answer[-1] != eos_id:
+        t = len(answer) - 1
+        answer.append(eos_id if t + 1 >= length else 3 + (7 * answer[-1] + 3 * t + row[0]) % 9)
+    answers.append(answer)
+width = max(len(a) for a in answers)
+expected = [a + [pad_id] * (width - len(a)) for a in answers]
+with from_scratch("greedy_decode", reference=[reference.greedy_decode]):
+    out = greedy_decode(ScriptedTranslator(pad_id=pad_id, eos_id=eos_id), src, max_len=10,
+                        bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
+assert isinstance(out, torch.Tensor) and out.tolist() == expected, (
+    f"with bos_id={bos_id}, eos_id={eos_id} and pad_id={pad_id}, greedy_decode gave "
+    f"{out.tolist() if isinstance(out, torch.Tensor) else out}, expected {expected}: start each row "
+    "with bos_id, stop a row at eos_id and fill it with pad_id after, using the arguments rather "
+    "than the course vocabulary's ids 1, 2 and 0.")
+passed("the scripted translator: rows of every length, B = 1, max_len, eval mode, no grad, one encode, "
+       "other special ids")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_greedy_decode_transformer", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
