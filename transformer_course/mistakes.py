@@ -347,6 +347,8 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     "embed-not-scaled": (
         "the embeddings are not scaled: multiply them by √d_model.",
         "the embeddings are not scaled: multiply them by √d_model before adding the positional encoding.",
+        "without √d_model: the embedding is multiplied by √d_model before the positional encoding is "
+        "added, as in model.embed.",
     ),
     "embed-scaled-by-d-model": ("the embeddings are multiplied by d_model: multiply by √d_model.",),
     "pe-missing": (
@@ -426,6 +428,44 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     "optimizer-stepped-twice": (
         "with a scaler, the optimizer stepped twice: scaler.step(optimizer) replaces optimizer.step().",
     ),
+    # Inputs that coincide: equal lengths or shapes taken for self-attention.
+    "equal-shapes-taken-for-self-attention": (
+        "equal shapes are not self-attention: project `key` and `value` as given, also when they have "
+        "the query's shape",
+        "the keys are projected from `query`: project `key` with w_k, whatever the lengths",
+        "your weights take their queries from encoder_out when both have the same length: the queries "
+        "come from decoder_x.",
+        "your output is the decoder's self-attention when both have the same length: keys and values come "
+        "from encoder_out, whatever the lengths.",
+        "your values come from decoder_x when both have the same length: take them from encoder_out.",
+        "your weights relate the decoder to itself when both have the same length: the keys come from "
+        "encoder_out, whatever the lengths.",
+    ),
+    # Lesson 09: the KV cache, one decoding step, beam search.
+    "cache-values-wrong": (
+        "cross returned the keys twice: the values are project_kv's second tensor.",
+        "the values are the keys: keep v in self_values.",
+    ),
+    "cache-not-extended": (
+        "extend returned the keys kept before this step, without the new one.",
+        "the cache is not extended: extend returns only the newest keys.",
+        "extend returned only the newest keys: concatenate them to the kept ones and keep the result.",
+        "self_keys holds the newest keys only: store the concatenation, not the new step.",
+    ),
+    "cache-reorder-incomplete": (
+        "reorder left the cross-attention keys alone: a beam row's cache must follow it, cross too.",
+        "reorder moved the keys but not the values.",
+    ),
+    "beam-probabilities-not-log": ("your log_probs are probabilities: sum the log_softmax, and return log P.",),
+    "look-ahead-on-one-query": (
+        "the new token sees only the first cached key: a look-ahead mask row is not for the one new query "
+        "(it is the last position and sees every cached key): pass no mask to the self-attention.",
+    ),
+    "pe-at-position-0": (
+        "the positional encoding is PE[0] at every step: add model.pe[position], the row of this token's "
+        "position.",
+    ),
+    "src-mask-missing": ("the source padding mask is missing: pass src_mask to the cross-attention.",),
 }
 
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
