@@ -1,0 +1,190 @@
+// The attention explorer's front end (anywidget): it renders the state that Python computes
+// (transformer_course/explorer/state.py) and sends back only the controls the learner moves.
+// No imports, nothing fetched: the file travels to the browser through the widget's own comm.
+
+const fmt = (x, digits = 2) => Number(x).toFixed(digits);
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) el.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+// A readout value the tests (and the learner) read: <span data-key="...">value</span>.
+const value = (key, text) => h("span", { class: "tc-value", "data-key": key }, text);
+
+function setControls(model, changes) {
+  model.set("controls", { ...model.get("controls"), ...changes });
+  model.save_changes();
+}
+
+function choice(label, key, options, current, onchange) {
+  const select = h("select", { "data-control": key, onchange: (e) => onchange(e.target.value) },
+    options.map(([v, text]) => h("option", { value: v, selected: String(v) === String(current) }, text)));
+  return h("label", { class: "tc-control" }, label, " ", select);
+}
+
+function toggle(label, key, checked, onchange) {
+  const box = h("input", { type: "checkbox", "data-control": key, checked,
+                           onchange: (e) => onchange(e.target.checked) });
+  return h("label", { class: "tc-control" }, box, " ", label);
+}
+
+// One attention matrix: a row per query, a column per key; hovering a row (or its token)
+// highlights it and says where that query's weight goes.
+function matrix({ rows, columns, weights, hidden = null, extra = null, top = null, rowInfo }) {
+  const info = h("div", { class: "tc-rowinfo", "data-key": "row" }, "hover a row or its token");
+  const head = h("tr", {}, h("th", { class: "tc-corner" }, "query ↓ key →"),
+    columns.map((c) => h("th", { class: "tc-key" }, c)), extra ? h("th", {}, extra.title) : null);
+  const body = rows.map((r, i) => {
+    const cells = columns.map((_, j) => {
+      const w = weights[i][j];
+      const masked = hidden && !hidden[i][j];
+      return h("td", {
+        class: "tc-cell" + (masked ? " tc-hidden" : "") + (top && top[i] === j ? " tc-top" : ""),
+        style: masked ? "" : `background: rgba(33, 102, 172, ${Math.min(1, Math.max(0, w))});` +
+               `color: ${w > 0.55 ? "white" : "black"}`,
+        title: `${r} → ${columns[j]}: ${fmt(w, 4)}`,
+      }, masked ? "·" : fmt(w));
+    });
+    const tr = h("tr", { class: "tc-row", "data-row": i }, h("th", { class: "tc-query" }, r), cells,
+      extra ? h("td", { class: "tc-extra" }, fmt(extra.values[i])) : null);
+    tr.addEventListener("mouseenter", () => {
+      tr.parentNode.querySelectorAll(".tc-row-active").forEach((e) => e.classList.remove("tc-row-active"));
+      tr.classList.add("tc-row-active");
+      info.textContent = rowInfo(i);
+    });
+    return tr;
+  });
+  const table = h("table", { class: "tc-matrix" }, h("thead", {}, head), h("tbody", {}, body));
+  return { table, info };
+}
+
+function rowSummary(rows, columns, weights, i) {
+  const row = weights[i];
+  const j = row.indexOf(Math.max(...row));
+  return `“${rows[i]}” puts ${fmt(row[j])} of its weight on “${columns[j]}”`;
+}
+
+function renderSoftmax(model, state, options) {
+  const index = Math.max(0, options.d_ks.indexOf(state.d_k));
+  const slider = h("input", { type: "range", min: 0, max: options.d_ks.length - 1, step: 1, value: index,
+                              "data-control": "d_k",
+                              oninput: (e) => setControls(model, { d_k: options.d_ks[Number(e.target.value)] }) });
+  const scaling = choice("scores =", "scaling", Object.entries(options.scalings), state.scaling,
+                         (v) => setControls(model, { scaling: v }));
+  const { table, info } = matrix({
+    rows: state.tokens, columns: state.tokens, weights: state.weights,
+    extra: { title: "entropy", values: state.entropy },
+    rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
+                    `; entropy ${fmt(state.entropy[i])} nats`,
+  });
+  return [
+    h("div", { class: "tc-controls" }, h("label", { class: "tc-control" }, "d_k ", slider, " ", value("d_k", state.d_k)),
+      scaling),
+    h("div", { class: "tc-readout" },
+      "τ = ", value("tau", fmt(state.tau)), " · mean entropy ", value("mean_entropy", fmt(state.mean_entropy, 3)),
+      ` of at most ${fmt(state.max_entropy, 3)} nats (uniform) · mean largest weight `,
+      value("max_weight", fmt(state.max_weight, 3))),
+    table, info,
+  ];
+}
+
+function renderMasks(model, state) {
+  const T = state.tokens.length;
+  const leakText = state.leak
+    ? `✗ leaks: ${state.leaks.length} (output, later input) pairs, e.g. output ${state.leaks[0][0]} ` +
+      `(“${state.tokens[state.leaks[0][0]]}”) changes with input ${state.leaks[0][1]} (“${state.tokens[state.leaks[0][1]]}”)`
+    : "✓ no output depends on a later input";
+  const { table, info } = matrix({
+    rows: state.tokens, columns: state.tokens, weights: state.weights, hidden: state.allowed,
+    rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
+                    `; it sees ${state.allowed[i].filter(Boolean).length} of ${T} keys`,
+  });
+  return [
+    h("div", { class: "tc-controls" },
+      toggle("padding mask", "padding", state.padding, (v) => setControls(model, { padding: v })),
+      toggle("look-ahead mask", "look_ahead", state.look_ahead, (v) => setControls(model, { look_ahead: v }))),
+    h("div", { class: "tc-readout" }, "hidden cells ", value("hidden", state.hidden), ` of ${T * T} · `,
+      "most weight a real token gives <pad> ", value("pad_weight", fmt(state.pad_weight))),
+    h("div", { class: "tc-readout " + (state.leak ? "tc-bad" : "tc-good") }, "leak test: ", value("leak", leakText)),
+    table, info,
+  ];
+}
+
+function tokens(label, list, onhover) {
+  return h("div", { class: "tc-tokens" }, h("span", { class: "tc-side" }, label),
+    list.map((t, i) => h("span", { class: "tc-token", onmouseenter: () => onhover && onhover(i) }, t)));
+}
+
+function renderModel(model, state, options, controls) {
+  const sentence = h("input", { type: "text", size: 48, value: controls.sentence, "data-control": "sentence",
+                                onkeydown: (e) => { if (e.key === "Enter") setControls(model, { sentence: e.target.value }); } });
+  const examples = Object.entries(options.examples || {});
+  const phenomenon = controls.phenomenon || (examples[0] || [""])[0];
+  const pick = examples.length ? [
+    choice("phenomenon", "phenomenon", examples.map(([k]) => [k, k]), phenomenon,
+           (v) => setControls(model, { phenomenon: v, sentence: options.examples[v][0] })),
+    choice("sentence", "example", (options.examples[phenomenon] || []).map((s) => [s, s]), controls.sentence,
+           (v) => setControls(model, { sentence: v })),
+  ] : [];
+  const controlsRow = h("div", { class: "tc-controls" },
+    h("label", { class: "tc-control" }, "type a sentence ", sentence),
+    h("button", { "data-control": "show", onclick: () => setControls(model, { sentence: sentence.value }) }, "show"),
+    pick);
+  if (!state.weights) return [controlsRow];
+  const heads = [...Array(state.heads).keys()].map((i) => [i, state.head_names[i] ? `${i + 1}: ${state.head_names[i]}` : `${i + 1}`]);
+  const selectors = h("div", { class: "tc-controls" },
+    choice("attention", "kind", state.kinds.map((k) => [k, k]), state.kind, (v) => setControls(model, { kind: v })),
+    choice("layer", "layer", [...Array(state.layers).keys()].map((i) => [i, i + 1]), state.layer,
+           (v) => setControls(model, { layer: Number(v) })),
+    choice("head", "head", [...heads, ["mean", "mean of the heads"]], state.head,
+           (v) => setControls(model, { head: v === "mean" ? "mean" : Number(v) })));
+  const { table, info } = matrix({
+    rows: state.rows, columns: state.columns, weights: state.weights, top: state.top,
+    extra: { title: "entropy", values: state.entropy },
+    rowInfo: (i) => rowSummary(state.rows, state.columns, state.weights, i),
+  });
+  const hover = (i) => table.querySelectorAll(".tc-row")[i].dispatchEvent(new Event("mouseenter"));
+  const crossRows = state.kind === "cross-attention" || state.kind === "decoder self-attention";
+  return [
+    controlsRow, selectors,
+    tokens("English", state.source, crossRows ? null : hover),
+    state.target.length ? tokens("한국어", state.target, crossRows ? hover : null) : null,
+    h("div", { class: "tc-readout" }, "weight of the hovered row's strongest key, bold in each row · ",
+      "mean entropy ", value("mean_entropy", fmt(state.entropy.reduce((a, b) => a + b, 0) / state.entropy.length, 3)),
+      " nats", state.note ? ` · ${state.note}` : ""),
+    table, info,
+  ];
+}
+
+function render({ model, el }) {
+  const root = h("div", { class: "tc-explorer", "data-view": model.get("view") });
+  el.append(root);
+  // The static figure printed before this widget is for front ends without widgets: hide it.
+  const fallback = model.get("fallback_id");
+  document.querySelectorAll(`.tc-explorer-fallback[data-explorer="${fallback}"]`)
+    .forEach((e) => { e.style.display = "none"; });
+  const draw = () => {
+    const state = model.get("state");
+    const options = model.get("options");
+    const view = model.get("view");
+    const parts = view === "softmax" ? renderSoftmax(model, state, options)
+      : view === "masks" ? renderMasks(model, state)
+      : renderModel(model, state, options, model.get("controls"));
+    root.replaceChildren(h("div", { class: "tc-title" }, model.get("title")), ...parts,
+      state.error ? h("div", { class: "tc-error", "data-key": "error" }, state.error) : null);
+  };
+  draw();
+  model.on("change:state", draw);
+  return () => model.off("change:state", draw);
+}
+
+export default { render };
