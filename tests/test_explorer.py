@@ -69,7 +69,9 @@ def test_the_leak_test_finds_leaks_without_the_look_ahead_mask():
     T = len(padding_only["tokens"])
     assert padding_only["leak"]
     # Every later real token leaks into every earlier output; the padded key leaks nowhere.
-    assert sorted(map(tuple, padding_only["leaks"])) == [(i, j) for i in range(T) for j in range(i + 1, T - 1)]
+    assert sorted(map(tuple, padding_only["leaks"])) == [
+        (i, j) for i in range(T) for j in range(i + 1, T - 1)
+    ]
     none = st.mask_state(padding=False, look_ahead=False)
     assert none["hidden"] == 0 and none["pad_weight"] > 0 and len(none["leaks"]) == T * (T - 1) // 2
 
@@ -85,8 +87,9 @@ def test_mask_state_uses_the_learners_masks():
 @pytest.fixture(scope="module")
 def tiny_transformer():
     torch.manual_seed(0)
-    return Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=2, d_ff=32,
-                       dropout=0.0)
+    return Transformer(
+        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=2, d_ff=32, dropout=0.0
+    )
 
 
 def test_transformer_maps_hold_every_attention_of_the_sentence(tiny_transformer):
@@ -95,8 +98,10 @@ def test_transformer_maps_hold_every_attention_of_the_sentence(tiny_transformer)
     S, T = len(english.split()) + 1, len(maps.target)
     assert maps.source == english.split() + ["<eos>"] and 1 <= T <= 15
     assert {k: tuple(v.shape) for k, v in maps.maps.items()} == {
-        "encoder self-attention": (2, 2, S, S), "decoder self-attention": (2, 2, T, T),
-        "cross-attention": (2, 2, T, S)}
+        "encoder self-attention": (2, 2, S, S),
+        "decoder self-attention": (2, 2, T, T),
+        "cross-attention": (2, 2, T, S),
+    }
     torch.testing.assert_close(maps.maps["cross-attention"].sum(-1), torch.ones(2, 2, T))
     assert (maps.maps["decoder self-attention"].triu(1) == 0).all()  # the look-ahead mask held
     assert "reference: 고양이 는 피곤해서 매트 위 에 앉았다" == maps.note or maps.note.startswith("✓")
@@ -136,7 +141,12 @@ def test_dictionary_maps_align_translations_and_reorder_the_verb():
     aligned = {k: state["columns"][j] for k, j in zip(state["rows"], state["top"], strict=True)}
     assert maps.target == ["큰", "개", "는", "작은", "새", "를", "봤다", "<eos>"]
     assert {k: aligned[k] for k in ("큰", "개", "작은", "새", "봤다")} == {
-        "큰": "big", "개": "dog", "작은": "small", "새": "bird", "봤다": "saw"}  # the verb moves to the end
+        "큰": "big",
+        "개": "dog",
+        "작은": "small",
+        "새": "bird",
+        "봤다": "saw",
+    }  # the verb moves to the end
     with pytest.raises(ValueError):
         st.dictionary_maps("the cat flew away", cross_attention)
 

@@ -11,5 +11,11 @@ from transformer_course.explorer.widget import (
     transformer_explorer,
 )
 
-__all__ = ["Explorer", "cross_attention_explorer", "mask_explorer", "multi_head_explorer", "softmax_explorer",
-           "transformer_explorer"]
+__all__ = [
+    "Explorer",
+    "cross_attention_explorer",
+    "mask_explorer",
+    "multi_head_explorer",
+    "softmax_explorer",
+    "transformer_explorer",
+]

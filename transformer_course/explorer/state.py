@@ -54,8 +54,13 @@ def _rounded(t: torch.Tensor, digits: int = 4) -> list:
     return torch.round(t.double(), decimals=digits).tolist()
 
 
-def softmax_state(d_k: int, scaling: str = "sqrt_d_k", tokens: Sequence[str] = SOFTMAX_TOKENS,
-                  softmax: Callable = attention.softmax, seed: int = 0) -> dict:
+def softmax_state(
+    d_k: int,
+    scaling: str = "sqrt_d_k",
+    tokens: Sequence[str] = SOFTMAX_TOKENS,
+    softmax: Callable = attention.softmax,
+    seed: int = 0,
+) -> dict:
     """The scores QKᵀ/τ of random N(0, 1) queries and keys of size d_k, their softmax weights
     and each row's entropy, for τ = 1, √d_k or d_k (``scaling``: "none", "sqrt_d_k", "d_k").
 
@@ -78,9 +83,15 @@ def softmax_state(d_k: int, scaling: str = "sqrt_d_k", tokens: Sequence[str] = S
     weights = softmax(scores, dim=-1)
     row_entropy = entropy(weights)
     return {
-        "tokens": list(tokens), "d_k": d_k, "scaling": scaling, "formula": SCALING_LABELS[scaling],
-        "tau": round(tau, 4), "scores": _rounded(scores, 2), "weights": _rounded(weights),
-        "entropy": _rounded(row_entropy), "mean_entropy": round(float(row_entropy.mean()), 4),
+        "tokens": list(tokens),
+        "d_k": d_k,
+        "scaling": scaling,
+        "formula": SCALING_LABELS[scaling],
+        "tau": round(tau, 4),
+        "scores": _rounded(scores, 2),
+        "weights": _rounded(weights),
+        "entropy": _rounded(row_entropy),
+        "mean_entropy": round(float(row_entropy.mean()), 4),
         "max_entropy": round(math.log(len(tokens)), 4),
         "max_weight": round(float(weights.amax(-1).mean()), 4),
     }
@@ -91,10 +102,17 @@ def softmax_state(d_k: int, scaling: str = "sqrt_d_k", tokens: Sequence[str] = S
 MASK_TOKENS = ("<bos>", "장미", "는", "꽃", "이다", "<eos>", "<pad>")
 
 
-def mask_state(tokens: Sequence[str] = MASK_TOKENS, padding: bool = True, look_ahead: bool = True,
-               pad: str = "<pad>", padding_mask: Callable = masking.padding_mask,
-               look_ahead_mask: Callable = masking.look_ahead_mask, d_model: int = 16, num_heads: int = 2,
-               seed: int = 0) -> dict:
+def mask_state(
+    tokens: Sequence[str] = MASK_TOKENS,
+    padding: bool = True,
+    look_ahead: bool = True,
+    pad: str = "<pad>",
+    padding_mask: Callable = masking.padding_mask,
+    look_ahead_mask: Callable = masking.look_ahead_mask,
+    d_model: int = 16,
+    num_heads: int = 2,
+    seed: int = 0,
+) -> dict:
     """A decoder self-attention over ``tokens`` with the chosen masks, and the leak test.
 
     The attention is a randomly initialised ``MultiHeadAttention`` (seeded; the global random
@@ -115,11 +133,13 @@ def mask_state(tokens: Sequence[str] = MASK_TOKENS, padding: bool = True, look_a
     if look_ahead:
         allowed = allowed & look_ahead_mask(T)  # (T, T)
     generator = torch.Generator().manual_seed(seed)
-    table = torch.randn(len(vocab) + T, d_model, generator=generator)  # one vector per token, then per position
+    table = torch.randn(
+        len(vocab) + T, d_model, generator=generator
+    )  # one vector per token, then per position
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         attn = MultiHeadAttention(d_model, num_heads).eval()
-    x = table[ids] + table[len(vocab):]  # (1, T, d_model): token + position
+    x = table[ids] + table[len(vocab) :]  # (1, T, d_model): token + position
 
     def outputs(x):
         with torch.no_grad():
@@ -137,10 +157,16 @@ def mask_state(tokens: Sequence[str] = MASK_TOKENS, padding: bool = True, look_a
     real_rows = ~pad_columns
     pad_weight = float(weights[real_rows][:, pad_columns].sum(-1).max()) if pad_columns.any() else 0.0
     return {
-        "tokens": list(tokens), "padding": padding, "look_ahead": look_ahead,
-        "allowed": allowed[0, 0].expand(T, T).tolist(), "hidden": int((~allowed[0, 0].expand(T, T)).sum()),
-        "weights": _rounded(weights), "changed": changed.tolist(), "leaks": leaks,
-        "leak": bool(leaks), "pad_weight": round(pad_weight, 4),
+        "tokens": list(tokens),
+        "padding": padding,
+        "look_ahead": look_ahead,
+        "allowed": allowed[0, 0].expand(T, T).tolist(),
+        "hidden": int((~allowed[0, 0].expand(T, T)).sum()),
+        "weights": _rounded(weights),
+        "changed": changed.tolist(),
+        "leaks": leaks,
+        "leak": bool(leaks),
+        "pad_weight": round(pad_weight, 4),
     }
 
 
@@ -163,9 +189,11 @@ class AttentionMaps:
 
     def axes(self, kind: str) -> tuple[list[str], list[str]]:
         """(row labels, column labels) of a kind's maps."""
-        return {"encoder self-attention": (self.source, self.source),
-                "decoder self-attention": (self.target, self.target),
-                "cross-attention": (self.target, self.source)}[kind]
+        return {
+            "encoder self-attention": (self.source, self.source),
+            "decoder self-attention": (self.target, self.target),
+            "cross-attention": (self.target, self.source),
+        }[kind]
 
 
 def select(maps: AttentionMaps, kind: str, layer: int = 0, head: int | str = "mean") -> dict:
@@ -180,17 +208,32 @@ def select(maps: AttentionMaps, kind: str, layer: int = 0, head: int | str = "me
     weights = stack[layer].mean(0) if head == "mean" else stack[layer, int(head)]  # (T_q, T_k)
     rows, columns = maps.axes(kind)
     return {
-        "source": maps.source, "target": maps.target, "kinds": [k for k in KINDS if k in maps.maps],
-        "kind": kind, "layer": layer, "head": head, "layers": stack.size(0), "heads": stack.size(1),
-        "head_names": list(maps.head_names), "rows": rows, "columns": columns,
-        "weights": _rounded(weights), "entropy": _rounded(entropy(weights)),
-        "top": weights.argmax(-1).tolist(), "note": maps.note,
+        "source": maps.source,
+        "target": maps.target,
+        "kinds": [k for k in KINDS if k in maps.maps],
+        "kind": kind,
+        "layer": layer,
+        "head": head,
+        "layers": stack.size(0),
+        "heads": stack.size(1),
+        "head_names": list(maps.head_names),
+        "rows": rows,
+        "columns": columns,
+        "weights": _rounded(weights),
+        "entropy": _rounded(entropy(weights)),
+        "top": weights.argmax(-1).tolist(),
+        "note": maps.note,
     }
 
 
-def transformer_maps(model: torch.nn.Module, english: str, greedy_decode: Callable,
-                     src_vocab: Vocab = ENGLISH_VOCAB, tgt_vocab: Vocab = KOREAN_VOCAB,
-                     max_len: int = 16) -> AttentionMaps:
+def transformer_maps(
+    model: torch.nn.Module,
+    english: str,
+    greedy_decode: Callable,
+    src_vocab: Vocab = ENGLISH_VOCAB,
+    tgt_vocab: Vocab = KOREAN_VOCAB,
+    max_len: int = 16,
+) -> AttentionMaps:
     """Translate ``english`` greedily, then run the model teacher-forced on its own translation
     and collect every ``MultiHeadAttention``'s ``attn_weights``. Row i of the decoder's maps
     is the position that produced target token i (the last one ``<eos>``)."""
@@ -208,19 +251,25 @@ def transformer_maps(model: torch.nn.Module, english: str, greedy_decode: Callab
             model(src, tgt_input, src_mask, tgt_mask)
     finally:
         model.train(was_training)
-    stacks = {"encoder self-attention": [layer.self_attn for layer in model.encoder.layers],
-              "decoder self-attention": [layer.self_attn for layer in model.decoder.layers],
-              "cross-attention": [layer.cross_attn for layer in model.decoder.layers]}
+    stacks = {
+        "encoder self-attention": [layer.self_attn for layer in model.encoder.layers],
+        "decoder self-attention": [layer.self_attn for layer in model.decoder.layers],
+        "cross-attention": [layer.cross_attn for layer in model.decoder.layers],
+    }
     maps = {}
     for kind, modules in stacks.items():
         if any(m.attn_weights is None or m.attn_weights.dim() != 4 for m in modules):
-            raise ValueError("the model's attention keeps no weights (the fused path?): switch it back "
-                             "with transformer_course.fast.use_fused_attention(model, False)")
+            raise ValueError(
+                "the model's attention keeps no weights (the fused path?): switch it back "
+                "with transformer_course.fast.use_fused_attention(model, False)"
+            )
         maps[kind] = torch.stack([m.attn_weights[0].float().cpu() for m in modules])  # (L, h, T_q, T_k)
     target = [tgt_vocab.tokens[i] for i in produced[0].tolist()]
     try:
         reference = translate(english)
-        note = "✓ the reference translation" if " ".join(target[:-1]) == reference else f"reference: {reference}"
+        note = (
+            "✓ the reference translation" if " ".join(target[:-1]) == reference else f"reference: {reference}"
+        )
     except ValueError:
         note = "not a sentence of the grammar: no reference translation"
     return AttentionMaps(english.split() + ["<eos>"], target, maps, note=note)
@@ -229,7 +278,9 @@ def transformer_maps(model: torch.nn.Module, english: str, greedy_decode: Callab
 RULE_HEADS = ("previous word", "same word", "“it” → the nouns", "next word")
 
 
-def rule_heads_maps(english: str, attention_class: type = MultiHeadAttention, sharp: float = 5.0) -> AttentionMaps:
+def rule_heads_maps(
+    english: str, attention_class: type = MultiHeadAttention, sharp: float = 5.0
+) -> AttentionMaps:
     """Lesson 03's four hand-set heads, on any sentence, run by ``attention_class`` (the
     learner's MultiHeadAttention): each token is a one-hot of its word and of its position;
     head 1 looks at the previous position, head 2 at the same word, head 3 from "it" to the
@@ -269,8 +320,13 @@ def rule_heads_maps(english: str, attention_class: type = MultiHeadAttention, sh
         mha.w_q.bias.zero_()
         mha.w_k.bias.zero_()
         mha(x, x, x)
-    return AttentionMaps(words, [], {"encoder self-attention": mha.attn_weights.detach()[:1].clone()},
-                         head_names=RULE_HEADS, note="hand-set W^Q and W^K, as in section 4")
+    return AttentionMaps(
+        words,
+        [],
+        {"encoder self-attention": mha.attn_weights.detach()[:1].clone()},
+        head_names=RULE_HEADS,
+        note="hand-set W^Q and W^K, as in section 4",
+    )
 
 
 def _lexicon() -> tuple[dict[str, str], dict[str, str]]:
@@ -286,8 +342,14 @@ def _lexicon() -> tuple[dict[str, str], dict[str, str]]:
         if v.ing:
             korean[v.stem + PROGRESSIVE[0]] = v.base
     english |= {"it": "it", "not": "not", "on": "on"}
-    korean |= {IT_OBJECT: "it", IT_PLACE: "it", NOT_COPULA: "not", NEGATION[1]: "not", NEGATION[2]: "not",
-               SIT_PLACE[0]: "on"}
+    korean |= {
+        IT_OBJECT: "it",
+        IT_PLACE: "it",
+        NOT_COPULA: "not",
+        NEGATION[1]: "not",
+        NEGATION[2]: "not",
+        SIT_PLACE[0]: "on",
+    }
     return english, korean
 
 
@@ -310,10 +372,15 @@ def dictionary_maps(english: str, cross_attention: Callable, sharp: float = 3.0)
         return x
 
     identity = torch.eye(d)
-    _, weights = cross_attention(vectors(target, to_korean), vectors(source, to_english),
-                                 sharp * identity, sharp * identity, identity)  # (T_tgt, T_src)
-    return AttentionMaps(source, target, {"cross-attention": weights.detach()[None, None]},
-                         note="vectors set by hand from the grammar's dictionary")
+    _, weights = cross_attention(
+        vectors(target, to_korean), vectors(source, to_english), sharp * identity, sharp * identity, identity
+    )  # (T_tgt, T_src)
+    return AttentionMaps(
+        source,
+        target,
+        {"cross-attention": weights.detach()[None, None]},
+        note="vectors set by hand from the grammar's dictionary",
+    )
 
 
 EXAMPLE_PHENOMENA = ("reordering", "particles", "it:subject", "it:object", "it:place")
