@@ -119,8 +119,8 @@ function renderMasks(model, state) {
   ];
 }
 
-function tokens(label, list, onhover) {
-  return h("div", { class: "tc-tokens" }, h("span", { class: "tc-side" }, label),
+function tokens(side, label, list, onhover) {
+  return h("div", { class: "tc-tokens", "data-side": side }, h("span", { class: "tc-side" }, label),
     list.map((t, i) => h("span", { class: "tc-token", onmouseenter: () => onhover && onhover(i) }, t)));
 }
 
@@ -156,8 +156,8 @@ function renderModel(model, state, options, controls) {
   const crossRows = state.kind === "cross-attention" || state.kind === "decoder self-attention";
   return [
     controlsRow, selectors,
-    tokens("English", state.source, crossRows ? null : hover),
-    state.target.length ? tokens("한국어", state.target, crossRows ? hover : null) : null,
+    tokens("source", "English", state.source, crossRows ? null : hover),
+    state.target.length ? tokens("target", "한국어", state.target, crossRows ? hover : null) : null,
     h("div", { class: "tc-readout" }, "weight of the hovered row's strongest key, bold in each row · ",
       "mean entropy ", value("mean_entropy", fmt(state.entropy.reduce((a, b) => a + b, 0) / state.entropy.length, 3)),
       " nats", state.note ? ` · ${state.note}` : ""),
