@@ -73,50 +73,64 @@ function rowSummary(rows, columns, weights, i) {
   return `“${rows[i]}” puts ${fmt(row[j])} of its weight on “${columns[j]}”`;
 }
 
-function renderSoftmax(model, state, options) {
-  const index = Math.max(0, options.d_ks.indexOf(state.d_k));
-  const slider = h("input", { type: "range", min: 0, max: options.d_ks.length - 1, step: 1, value: index,
+// Each view has controls made once (a slider being dragged must not be replaced under the
+// pointer) and a body drawn anew from every state.
+function softmaxView(model, options) {
+  const slider = h("input", { type: "range", min: 0, max: options.d_ks.length - 1, step: 1,
                               "data-control": "d_k",
                               oninput: (e) => setControls(model, { d_k: options.d_ks[Number(e.target.value)] }) });
-  const scaling = choice("scores =", "scaling", Object.entries(options.scalings), state.scaling,
+  const shown = value("d_k", "");
+  const scaling = choice("scores =", "scaling", Object.entries(options.scalings), null,
                          (v) => setControls(model, { scaling: v }));
-  const { table, info } = matrix({
-    rows: state.tokens, columns: state.tokens, weights: state.weights,
-    extra: { title: "entropy", values: state.entropy },
-    rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
-                    `; entropy ${fmt(state.entropy[i])} nats`,
-  });
-  return [
-    h("div", { class: "tc-controls" }, h("label", { class: "tc-control" }, "d_k ", slider, " ", value("d_k", state.d_k)),
-      scaling),
-    h("div", { class: "tc-readout" },
-      "τ = ", value("tau", fmt(state.tau)), " · mean entropy ", value("mean_entropy", fmt(state.mean_entropy, 3)),
-      ` of at most ${fmt(state.max_entropy, 3)} nats (uniform) · mean largest weight `,
-      value("max_weight", fmt(state.max_weight, 3))),
-    table, info,
-  ];
+  const controls = h("div", { class: "tc-controls" }, h("label", { class: "tc-control" }, "d_k ", slider, " ", shown),
+                     scaling);
+  const body = (state) => {
+    slider.value = Math.max(0, options.d_ks.indexOf(state.d_k));
+    shown.textContent = state.d_k;
+    scaling.querySelector("select").value = state.scaling;
+    const { table, info } = matrix({
+      rows: state.tokens, columns: state.tokens, weights: state.weights,
+      extra: { title: "entropy", values: state.entropy },
+      rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
+                      `; entropy ${fmt(state.entropy[i])} nats`,
+    });
+    return [
+      h("div", { class: "tc-readout" },
+        "τ = ", value("tau", fmt(state.tau)), " · mean entropy ", value("mean_entropy", fmt(state.mean_entropy, 3)),
+        ` of at most ${fmt(state.max_entropy, 3)} nats (uniform) · mean largest weight `,
+        value("max_weight", fmt(state.max_weight, 3))),
+      table, info,
+    ];
+  };
+  return { controls, body };
 }
 
-function renderMasks(model, state) {
-  const T = state.tokens.length;
-  const leakText = state.leak
-    ? `✗ leaks: ${state.leaks.length} (output, later input) pairs, e.g. output ${state.leaks[0][0]} ` +
-      `(“${state.tokens[state.leaks[0][0]]}”) changes with input ${state.leaks[0][1]} (“${state.tokens[state.leaks[0][1]]}”)`
-    : "✓ no output depends on a later input";
-  const { table, info } = matrix({
-    rows: state.tokens, columns: state.tokens, weights: state.weights, hidden: state.allowed,
-    rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
-                    `; it sees ${state.allowed[i].filter(Boolean).length} of ${T} keys`,
-  });
-  return [
-    h("div", { class: "tc-controls" },
-      toggle("padding mask", "padding", state.padding, (v) => setControls(model, { padding: v })),
-      toggle("look-ahead mask", "look_ahead", state.look_ahead, (v) => setControls(model, { look_ahead: v }))),
-    h("div", { class: "tc-readout" }, "hidden cells ", value("hidden", state.hidden), ` of ${T * T} · `,
-      "most weight a real token gives <pad> ", value("pad_weight", fmt(state.pad_weight))),
-    h("div", { class: "tc-readout " + (state.leak ? "tc-bad" : "tc-good") }, "leak test: ", value("leak", leakText)),
-    table, info,
-  ];
+function masksView(model) {
+  const padding = toggle("padding mask", "padding", true, (v) => setControls(model, { padding: v }));
+  const lookAhead = toggle("look-ahead mask", "look_ahead", true, (v) => setControls(model, { look_ahead: v }));
+  const controls = h("div", { class: "tc-controls" }, padding, lookAhead);
+  const body = (state) => {
+    padding.querySelector("input").checked = state.padding;
+    lookAhead.querySelector("input").checked = state.look_ahead;
+    const T = state.tokens.length;
+    const leakText = state.leak
+      ? `✗ leaks: ${state.leaks.length} (output, later input) pairs, e.g. output ${state.leaks[0][0]} ` +
+        `(“${state.tokens[state.leaks[0][0]]}”) changes with input ${state.leaks[0][1]} ` +
+        `(“${state.tokens[state.leaks[0][1]]}”)`
+      : "✓ no output depends on a later input";
+    const { table, info } = matrix({
+      rows: state.tokens, columns: state.tokens, weights: state.weights, hidden: state.allowed,
+      rowInfo: (i) => rowSummary(state.tokens, state.tokens, state.weights, i) +
+                      `; it sees ${state.allowed[i].filter(Boolean).length} of ${T} keys`,
+    });
+    return [
+      h("div", { class: "tc-readout" }, "hidden cells ", value("hidden", state.hidden), ` of ${T * T} · `,
+        "most weight a real token gives <pad> ", value("pad_weight", fmt(state.pad_weight))),
+      h("div", { class: "tc-readout " + (state.leak ? "tc-bad" : "tc-good") }, "leak test: ", value("leak", leakText)),
+      table, info,
+    ];
+  };
+  return { controls, body };
 }
 
 function tokens(side, label, list, onhover) {
@@ -124,45 +138,49 @@ function tokens(side, label, list, onhover) {
     list.map((t, i) => h("span", { class: "tc-token", onmouseenter: () => onhover && onhover(i) }, t)));
 }
 
-function renderModel(model, state, options, controls) {
-  const sentence = h("input", { type: "text", size: 48, value: controls.sentence, "data-control": "sentence",
+function modelView(model, options) {
+  const sentence = h("input", { type: "text", size: 48, "data-control": "sentence",
                                 onkeydown: (e) => { if (e.key === "Enter") setControls(model, { sentence: e.target.value }); } });
-  const examples = Object.entries(options.examples || {});
-  const phenomenon = controls.phenomenon || (examples[0] || [""])[0];
-  const pick = examples.length ? [
-    choice("phenomenon", "phenomenon", examples.map(([k]) => [k, k]), phenomenon,
-           (v) => setControls(model, { phenomenon: v, sentence: options.examples[v][0] })),
-    choice("sentence", "example", (options.examples[phenomenon] || []).map((s) => [s, s]), controls.sentence,
-           (v) => setControls(model, { sentence: v })),
-  ] : [];
-  const controlsRow = h("div", { class: "tc-controls" },
+  sentence.value = model.get("controls").sentence;
+  const controls = h("div", { class: "tc-controls" },
     h("label", { class: "tc-control" }, "type a sentence ", sentence),
-    h("button", { "data-control": "show", onclick: () => setControls(model, { sentence: sentence.value }) }, "show"),
-    pick);
-  if (!state.weights) return [controlsRow];
-  const heads = [...Array(state.heads).keys()].map((i) => [i, state.head_names[i] ? `${i + 1}: ${state.head_names[i]}` : `${i + 1}`]);
-  const selectors = h("div", { class: "tc-controls" },
-    choice("attention", "kind", state.kinds.map((k) => [k, k]), state.kind, (v) => setControls(model, { kind: v })),
-    choice("layer", "layer", [...Array(state.layers).keys()].map((i) => [i, i + 1]), state.layer,
-           (v) => setControls(model, { layer: Number(v) })),
-    choice("head", "head", [...heads, ["mean", "mean of the heads"]], state.head,
-           (v) => setControls(model, { head: v === "mean" ? "mean" : Number(v) })));
-  const { table, info } = matrix({
-    rows: state.rows, columns: state.columns, weights: state.weights, top: state.top,
-    extra: { title: "entropy", values: state.entropy },
-    rowInfo: (i) => rowSummary(state.rows, state.columns, state.weights, i),
-  });
-  const hover = (i) => table.querySelectorAll(".tc-row")[i].dispatchEvent(new Event("mouseenter"));
-  const crossRows = state.kind === "cross-attention" || state.kind === "decoder self-attention";
-  return [
-    controlsRow, selectors,
-    tokens("source", "English", state.source, crossRows ? null : hover),
-    state.target.length ? tokens("target", "한국어", state.target, crossRows ? hover : null) : null,
-    h("div", { class: "tc-readout" }, "weight of the hovered row's strongest key, bold in each row · ",
-      "mean entropy ", value("mean_entropy", fmt(state.entropy.reduce((a, b) => a + b, 0) / state.entropy.length, 3)),
-      " nats", state.note ? ` · ${state.note}` : ""),
-    table, info,
-  ];
+    h("button", { "data-control": "show", onclick: () => setControls(model, { sentence: sentence.value }) }, "show"));
+  const body = (state) => {
+    const current = model.get("controls");
+    const examples = Object.entries(options.examples || {});
+    const phenomenon = current.phenomenon || (examples[0] || [""])[0];
+    const pick = examples.length ? h("div", { class: "tc-controls" },
+      choice("or a sentence of the toy task: phenomenon", "phenomenon", examples.map(([k]) => [k, k]), phenomenon,
+             (v) => { sentence.value = options.examples[v][0]; setControls(model, { phenomenon: v, sentence: sentence.value }); }),
+      choice("sentence", "example", [["", "—"], ...(options.examples[phenomenon] || []).map((s) => [s, s])],
+             current.sentence, (v) => { if (v) { sentence.value = v; setControls(model, { sentence: v }); } })) : null;
+    if (!state.weights) return [pick];
+    const heads = [...Array(state.heads).keys()].map(
+      (i) => [i, state.head_names[i] ? `${i + 1}: ${state.head_names[i]}` : `${i + 1}`]);
+    const selectors = h("div", { class: "tc-controls" },
+      choice("attention", "kind", state.kinds.map((k) => [k, k]), state.kind, (v) => setControls(model, { kind: v })),
+      choice("layer", "layer", [...Array(state.layers).keys()].map((i) => [i, i + 1]), state.layer,
+             (v) => setControls(model, { layer: Number(v) })),
+      choice("head", "head", [...heads, ["mean", "mean of the heads"]], state.head,
+             (v) => setControls(model, { head: v === "mean" ? "mean" : Number(v) })));
+    const { table, info } = matrix({
+      rows: state.rows, columns: state.columns, weights: state.weights, top: state.top,
+      extra: { title: "entropy", values: state.entropy },
+      rowInfo: (i) => rowSummary(state.rows, state.columns, state.weights, i),
+    });
+    const hover = (i) => table.querySelectorAll(".tc-row")[i].dispatchEvent(new Event("mouseenter"));
+    const targetRows = state.kind !== "encoder self-attention";
+    const meanEntropy = state.entropy.reduce((a, b) => a + b, 0) / state.entropy.length;
+    return [
+      pick, selectors,
+      tokens("source", "English", state.source, targetRows ? null : hover),
+      state.target.length ? tokens("target", "한국어", state.target, targetRows ? hover : null) : null,
+      h("div", { class: "tc-readout" }, "each row's strongest key in bold · mean entropy ",
+        value("mean_entropy", fmt(meanEntropy, 3)), " nats", state.note ? ` · ${state.note}` : ""),
+      table, info,
+    ];
+  };
+  return { controls, body };
 }
 
 function render({ model, el }) {
@@ -172,15 +190,14 @@ function render({ model, el }) {
   const fallback = model.get("fallback_id");
   document.querySelectorAll(`.tc-explorer-fallback[data-explorer="${fallback}"]`)
     .forEach((e) => { e.style.display = "none"; });
+  const views = { softmax: softmaxView, masks: masksView, model: modelView };
+  const { controls, body } = views[model.get("view")](model, model.get("options"));
+  const content = h("div", { class: "tc-body" });
+  root.append(h("div", { class: "tc-title" }, model.get("title")), controls, content);
   const draw = () => {
     const state = model.get("state");
-    const options = model.get("options");
-    const view = model.get("view");
-    const parts = view === "softmax" ? renderSoftmax(model, state, options)
-      : view === "masks" ? renderMasks(model, state)
-      : renderModel(model, state, options, model.get("controls"));
-    root.replaceChildren(h("div", { class: "tc-title" }, model.get("title")), ...parts,
-      state.error ? h("div", { class: "tc-error", "data-key": "error" }, state.error) : null);
+    const error = state.error ? h("div", { class: "tc-error", "data-key": "error" }, state.error) : null;
+    content.replaceChildren(...[...body(state), error].filter(Boolean));
   };
   draw();
   model.on("change:state", draw);
