@@ -348,14 +348,21 @@ def _solved_notebook(lab, lesson: str, name: str, cells=None) -> str:
     return f"{lesson}/{name}"
 
 
+KERNEL_READY = """() => {
+  const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+  return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+
 def _open_and_run(page, lab, path: str, n_cells: int):
     page.goto(lab.url("lab?reset"))
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
     page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
     b.wait_for_notebook(page, n_cells)
-    # Through JupyterLab's commands rather than its menus: on a busy machine a menu click can
-    # land before the menu is ready, and nothing runs.
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # The execution indicator reads "idle" before the kernel has connected; a Run All sent
+    # then is lost. Wait for the kernel itself, then run through JupyterLab's command.
+    page.wait_for_function(KERNEL_READY, timeout=b.CELL_RUN_S * 1000)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     try:
         b.wait_until_run(page)
     except PlaywrightTimeout:
@@ -511,7 +518,7 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
     expect_shown("cross-attention", 0, "mean")
     mean = _matrix(explorer)
 
-    explorer.locator("select[data-control='head']").select_option(value="2")  # head 3
+    explorer.locator("select[data-control='head']").select_option(label="head 3")
     explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
     page.wait_for_function("([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
                            "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
@@ -519,7 +526,7 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
     expect_shown("cross-attention", 0, 2)
     explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
     explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
-    explorer.locator("select[data-control='layer']").select_option(value="1")
+    explorer.locator("select[data-control='layer']").select_option(label="layer 2")
     explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
     expect_shown("encoder self-attention", 1, 2)
     explorer.locator(SOURCE_TOKENS).nth(7).hover()  # "it": its row lights up

@@ -156,12 +156,12 @@ function modelView(model, options) {
              current.sentence, (v) => { if (v) { sentence.value = v; setControls(model, { sentence: v }); } })) : null;
     if (!state.weights) return [pick];
     const heads = [...Array(state.heads).keys()].map(
-      (i) => [i, state.head_names[i] ? `${i + 1}: ${state.head_names[i]}` : `${i + 1}`]);
+      (i) => [i, `head ${i + 1}` + (state.head_names[i] ? `: ${state.head_names[i]}` : "")]);
     const selectors = h("div", { class: "tc-controls" },
       choice("attention", "kind", state.kinds.map((k) => [k, k]), state.kind, (v) => setControls(model, { kind: v })),
-      choice("layer", "layer", [...Array(state.layers).keys()].map((i) => [i, i + 1]), state.layer,
+      choice("in", "layer", [...Array(state.layers).keys()].map((i) => [i, `layer ${i + 1}`]), state.layer,
              (v) => setControls(model, { layer: Number(v) })),
-      choice("head", "head", [...heads, ["mean", "mean of the heads"]], state.head,
+      choice("", "head", [...heads, ["mean", "mean of the heads"]], state.head,
              (v) => setControls(model, { head: v === "mean" ? "mean" : Number(v) })));
     const { table, info } = matrix({
       rows: state.rows, columns: state.columns, weights: state.weights, top: state.top,
