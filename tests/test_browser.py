@@ -11,16 +11,24 @@ Screenshots land in build/screenshots/ (the README's come from there, copied to
 docs/screenshots/).
 """
 
+import json
+import re
 import shutil
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import nbformat
 import pytest
+import torch
 from nbgrader.utils import is_grade
 
 from autograder.course import LESSONS, ROOT, SOLUTIONS, lesson_ids, notebook_path
+from transformer_course.data import ENGLISH_VOCAB, KOREAN_VOCAB
+from transformer_course.explorer import state as st
+from transformer_course.model import Transformer
+from transformer_course.training import greedy_decode
 
 from . import browser as b
 
@@ -321,3 +329,249 @@ def test_the_class_report_renders_offline(chromium, tmp_path):
     finally:
         context.close()
     assert not fetched, f"the report fetched from the network: {fetched}"
+
+# -- The attention explorer (transformer_course/explorer), offline ---------------------------
+
+EXPLORER = f"{b.PANEL} .tc-explorer"
+SOURCE_TOKENS = ".tc-tokens[data-side='source'] .tc-token"
+DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def offline_page(chromium, student_lab):
+    """A page that may reach the JupyterLab server only: every other request is aborted and
+    recorded (``page.blocked``), so a test can assert the explorer fetched nothing."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 1000})
+    blocked = []
+
+    def only_loopback(route):
+        host = urllib.parse.urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.problems, page.blocked = [], blocked
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    try:
+        yield page
+    finally:
+        context.close()
+        b.shut_down_kernels(student_lab)
+
+
+def _solved_notebook(lab, lesson: str, name: str, cells=None) -> str:
+    """The released lesson with every exercise answered (or just ``cells``), written beside
+    it as ``name``; returns its path in the server."""
+    nb = _lesson(lesson)
+    answers = _solutions(lesson)
+    for cell in nb.cells:
+        if b.is_solution_cell(cell) and cell.cell_type == "code":
+            cell.source = answers[b.grade_id(cell)]
+    if cells is not None:
+        nb.cells = cells(nb.cells)
+    nbformat.write(nb, lab.root / lesson / name)
+    return f"{lesson}/{name}"
+
+
+KERNEL_READY = """() => {
+  const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+  return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+
+def _open_and_run(page, lab, path: str, n_cells: int):
+    page.goto(lab.url("lab?reset"))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
+    page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    b.wait_for_notebook(page, n_cells)
+    # The execution indicator reads "idle" before the kernel has connected; a Run All sent
+    # then is lost. Wait for the kernel itself, then run through JupyterLab's command.
+    page.wait_for_function(KERNEL_READY, timeout=b.CELL_RUN_S * 1000)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    try:
+        b.wait_until_run(page)
+    except PlaywrightTimeout:
+        b.screenshot(page, f"explorer-run-failed-{path.split('/')[0]}.png")
+        raise AssertionError(f"{path} did not finish running: prompts {page.evaluate(b._PROMPTS)}, "
+                             f"server log:\n{lab.log_tail(2000)}") from None
+    assert not b.first_error(page), f"{path} printed errors:\n{b.first_error(page)}"
+    explorer = page.locator(EXPLORER)
+    explorer.wait_for(timeout=b.CELL_RUN_S * 1000)
+    explorer.evaluate("e => e.scrollIntoView({block: 'start'})")
+    # The widget front end ran: the static figure printed before it is hidden.
+    assert page.locator(f"{b.PANEL} .tc-explorer-fallback").is_hidden()
+    return explorer
+
+
+def _read(explorer, key: str) -> str:
+    return explorer.locator(f"[data-key='{key}']").first.inner_text().strip()
+
+
+def _wait_for(page, explorer, key: str, text: str) -> None:
+    exactly = re.compile(f"^{re.escape(text)}$")
+    explorer.locator(f"[data-key='{key}']", has_text=exactly).first.wait_for(timeout=30_000)
+
+
+def _matrix(explorer) -> list[list[str]]:
+    return explorer.locator(".tc-matrix tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))")
+
+
+def _shoot(page, explorer, name: str) -> None:
+    path = b.screenshot(page, name, explorer)
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, DOCS_SCREENSHOTS / name)
+
+
+def _offline_and_clean(page) -> None:
+    assert not page.blocked, f"the page tried to reach the network: {page.blocked}"
+    assert not page.problems, f"JavaScript errors in the page: {page.problems}"
+
+
+def test_explorer_lesson_02_softmax_slider(offline_page, student_lab):
+    """Lesson 02: drag d_k to 1024 without scaling, the softmax saturates; divide by √d_k and
+    it spreads again. The numbers shown are the ones Python computes (explorer.state)."""
+    page = offline_page
+    lesson = "02_scaled_dot_product"
+    path = _solved_notebook(student_lab, lesson, "explorer.ipynb")
+    explorer = _open_and_run(page, student_lab, path, len(_lesson(lesson).cells))
+    expected = {(d_k, s): st.softmax_state(d_k, s) for d_k in (1, 64, 1024) for s in ("none", "sqrt_d_k")}
+    assert _read(explorer, "d_k") == "64"
+    assert _read(explorer, "max_weight") == f"{expected[64, 'none']['max_weight']:.3f}"
+    first_rows = _matrix(explorer)
+
+    slider = explorer.locator("input[data-control='d_k']")
+    slider.focus()
+    page.keyboard.press("Home")  # the slider's first position: d_k = 1
+    _wait_for(page, explorer, "d_k", "1")
+    _wait_for(page, explorer, "max_weight", f"{expected[1, 'none']['max_weight']:.3f}")
+    page.keyboard.press("End")  # its last position: d_k = 1024
+    _wait_for(page, explorer, "d_k", "1024")
+    _wait_for(page, explorer, "max_weight", f"{expected[1024, 'none']['max_weight']:.3f}")
+    assert _read(explorer, "mean_entropy") == f"{expected[1024, 'none']['mean_entropy']:.3f}"
+    assert expected[1024, "none"]["max_weight"] > 0.9 > 0.5 > expected[1, "none"]["max_weight"]
+    assert _matrix(explorer) != first_rows
+    explorer.locator(".tc-query").nth(1).hover()  # a token: its row lights up and is read out
+    assert explorer.locator(".tc-row-active").count() == 1
+    assert "“cat” puts" in _read(explorer, "row")
+    _shoot(page, explorer, "explorer-02-softmax.png")
+
+    explorer.locator("select[data-control='scaling']").select_option("sqrt_d_k")
+    _wait_for(page, explorer, "max_weight", f"{expected[1024, 'sqrt_d_k']['max_weight']:.3f}")
+    assert _read(explorer, "tau") == "32.00"
+    _offline_and_clean(page)
+
+
+def test_explorer_lesson_04_mask_toggles(offline_page, student_lab):
+    """Lesson 04: the look-ahead mask off, the leak test fails at once; on again, it passes."""
+    page = offline_page
+    lesson = "04_masking"
+    path = _solved_notebook(student_lab, lesson, "explorer.ipynb")
+    explorer = _open_and_run(page, student_lab, path, len(_lesson(lesson).cells))
+    both, padding_only = st.mask_state(), st.mask_state(look_ahead=False)
+    assert _read(explorer, "hidden") == str(both["hidden"]) == "22"
+    assert _read(explorer, "leak").startswith("✓")
+    assert explorer.locator(".tc-cell.tc-hidden").count() == both["hidden"]
+
+    explorer.locator("input[data-control='look_ahead']").uncheck()
+    _wait_for(page, explorer, "hidden", str(padding_only["hidden"]))
+    assert _read(explorer, "leak").startswith(f"✗ leaks: {len(padding_only['leaks'])} ")
+    assert explorer.locator(".tc-cell.tc-hidden").count() == padding_only["hidden"]
+    _shoot(page, explorer, "explorer-04-masks.png")
+
+    explorer.locator("input[data-control='padding']").uncheck()
+    _wait_for(page, explorer, "hidden", "0")
+    no_mask = st.mask_state(padding=False, look_ahead=False)
+    assert _read(explorer, "pad_weight") == f"{no_mask['pad_weight']:.2f}"
+    explorer.locator("input[data-control='look_ahead']").check()
+    explorer.locator("input[data-control='padding']").check()
+    _wait_for(page, explorer, "hidden", "22")
+    assert _read(explorer, "leak").startswith("✓")
+    _offline_and_clean(page)
+
+
+TINY_MODEL = """torch.manual_seed(0)
+model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64,
+                    dropout=0.0)  # untrained: the browser test needs the explorer, not a translator
+"""
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    return Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64,
+                       dropout=0.0)
+
+
+def _wait_for_source(page, sentence: str) -> None:
+    page.wait_for_function(
+        "([sel, words]) => [...document.querySelectorAll(sel)].map(t => t.textContent).join(' ') === words",
+        arg=[f"{EXPLORER} {SOURCE_TOKENS}", sentence + " <eos>"])
+
+
+def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
+    """Lesson 08's explorer cells, on a tiny untrained model instead of the lesson's training:
+    pick a head, a kind of attention and a sentence by phenomenon; the weights shown are the
+    model's (computed again here, to two decimals)."""
+    page = offline_page
+    lesson = "08_gpu_training"
+
+    def tiny(cells):
+        setup = [c for c in cells if b.grade_id(c) == "setup"]
+        functions = [c for c in cells if b.is_solution_cell(c) and c.cell_type == "code"]
+        explorer_cells = [c for c in cells if c.get("id", "").startswith("explorer-")]
+        assert explorer_cells, "lesson 08 has no explorer cells"
+        return setup + functions + [nbformat.v4.new_code_cell(TINY_MODEL)] + explorer_cells
+
+    path = _solved_notebook(student_lab, lesson, "explorer.ipynb", tiny)
+    n_cells = len(nbformat.read(student_lab.root / path, as_version=4).cells)
+    explorer = _open_and_run(page, student_lab, path, n_cells)
+    model = _tiny_model()
+    sentence = "the cat sat on the mat because it was tired"
+    maps = st.transformer_maps(model, sentence, greedy_decode)
+
+    def expect_shown(kind, layer, head):
+        want = st.select(maps, kind, layer, head)["weights"]
+        shown = [[float(x) for x in row] for row in _matrix(explorer)]
+        assert len(shown) == len(want), (kind, layer, head)
+        worst = max(abs(s - w) for srow, wrow in zip(shown, want, strict=True)
+                    for s, w in zip(srow, wrow, strict=True))
+        assert worst <= 0.011, f"{kind}, layer {layer + 1}, head {head}: shown weights differ by {worst}"
+
+    tokens = explorer.locator(SOURCE_TOKENS).all_inner_texts()
+    assert tokens == sentence.split() + ["<eos>"]
+    assert explorer.locator(".tc-tokens[data-side='target'] .tc-token").all_inner_texts() == maps.target
+    expect_shown("cross-attention", 0, "mean")
+    mean = _matrix(explorer)
+
+    explorer.locator("select[data-control='head']").select_option(label="head 3")
+    explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
+    page.wait_for_function("([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
+                           "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
+                           arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(mean)])
+    expect_shown("cross-attention", 0, 2)
+    explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
+    explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
+    explorer.locator("select[data-control='layer']").select_option(label="layer 2")
+    explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
+    expect_shown("encoder self-attention", 1, 2)
+    explorer.locator(SOURCE_TOKENS).nth(7).hover()  # "it": its row lights up
+    assert explorer.locator(".tc-row-active .tc-query").inner_text() == "it"
+    _shoot(page, explorer, "explorer-08-model.png")
+
+    explorer.locator("select[data-control='phenomenon']").select_option("reordering")
+    first = st.example_sentences()["reordering"][0]
+    explorer.locator(SOURCE_TOKENS).first.wait_for()
+    _wait_for_source(page, first)
+    typed = explorer.locator("input[data-control='sentence']")
+    typed.fill("the dog is a flower")  # not in the grammar's truth, but a sentence of its words
+    typed.press("Enter")
+    _wait_for_source(page, "the dog is a flower")
+    typed.fill("the unicorn flies")
+    typed.press("Enter")
+    explorer.locator("[data-key='error']", has_text="unicorn").wait_for()
+    _offline_and_clean(page)
