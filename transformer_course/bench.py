@@ -5,7 +5,8 @@
 Three models of the same size, each with the same embeddings, positional encoding and
 generator, are trained on the same random batch, in turns (so a machine that other work
 slows down slows all of them alike): the course's Transformer with its from-scratch
-attention, the same with the fused kernel (transformer_course.fast), and torch.nn.Transformer.
+attention, the same with the fused kernel (transformer_course.fast), the fused one under
+bfloat16 autocast, and torch.nn.Transformer.
 Then the from-scratch scaled_dot_product_attention against F.scaled_dot_product_attention,
 forward and backward. Every row gives tokens per second, the ratio to nn.Transformer,
 GFLOP/s counted from the matmuls (a training step is 3 forward passes' worth: forward,
@@ -135,14 +136,17 @@ def training_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[[
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T)
     causal = look_ahead_mask(c.tgt_len).to(device)  # (T, T)
 
-    def make(model: nn.Module, call: Callable[[nn.Module], torch.Tensor]) -> Callable[[], None]:
+    def make(model: nn.Module, call: Callable[[nn.Module], torch.Tensor],
+             bf16: bool = False) -> Callable[[], None]:
         model.to(device).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step() -> None:
             opt.zero_grad(set_to_none=True)
-            logits = call(model)  # (B, T, V)
-            F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten()).backward()  # (B·T, V)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = call(model)  # (B, T, V)
+                loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten())  # (B·T, V)
+            loss.backward()
             opt.step()
         return step
 
@@ -150,12 +154,15 @@ def training_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[[
                         c.dropout)
     scratch = build_transformer(sizes)
     fused = use_fused_attention(build_transformer(sizes))
+    fused_bf16 = use_fused_attention(build_transformer(sizes))
     return {
         "nn.Transformer": make(TorchTransformer(c), lambda m: m(src, tgt_in)),
         "course Transformer, from-scratch attention":
             make(scratch, lambda m: m(src, tgt_in, None, causal)),
         "course Transformer, fused attention":
             make(fused, lambda m: m(src, tgt_in, None, causal)),
+        "course Transformer, fused, bf16 autocast":
+            make(fused_bf16, lambda m: m(src, tgt_in, None, causal), bf16=True),
     }
 
 
