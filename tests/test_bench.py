@@ -15,7 +15,7 @@ SMALL = ["--device", "cpu", "--threads", "1", "--d-model", "16", "--num-heads", 
 def test_bench_json_rows_have_the_keys(tmp_path):
     rows = main([*SMALL, "--out", str(tmp_path)])
     written = json.loads((tmp_path / "bench.json").read_text())
-    assert isinstance(written, list) and len(written) == len(rows) == 6
+    assert isinstance(written, list) and len(written) == len(rows) == 7
     for row in written:
         for key in ("name", "tokens_per_second", "ratio_vs_nn_transformer", "gflops",
                     "fraction_of_matmul_peak"):

@@ -16,6 +16,7 @@ from transformer_course.data import (
     batches,
     collate,
     generate_pairs,
+    length_groups,
     make_splits,
     pad,
     phenomena,
@@ -231,3 +232,12 @@ def test_batches_shuffle_by_seed(splits):
 )
 def test_phenomena(source, tags):
     assert phenomena(source) == tags
+
+
+def test_length_groups_are_the_batches_pairs_unencoded(splits):
+    train = splits.train[:500]
+    groups = length_groups(train, batch_size=32, seed=4)
+    assert all(isinstance(g, tuple) and isinstance(g[0], Pair) for g in groups)
+    assert groups == [b.pairs for b in batches(train, ENGLISH_VOCAB, KOREAN_VOCAB, 32, seed=4)]
+    assert sorted(p.english for g in groups for p in g) == sorted(p.english for p in train)
+    assert groups != length_groups(train, batch_size=32, seed=5)

@@ -5,6 +5,7 @@ float64 on the same inputs: forward values and gradients must agree to rounding.
 """
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -17,7 +18,9 @@ from transformer_course.model import (
     DecoderLayer,
     Encoder,
     EncoderLayer,
+    ModelConfig,
     Transformer,
+    build_transformer,
     positional_encoding,
 )
 from transformer_course.multi_head import MultiHeadAttention
@@ -258,3 +261,33 @@ def test_load_torch_weights_names_a_missing_attribute():
 
     with pytest.raises(AssertionError, match="has no `self_attn`"):
         load_torch_weights(Renamed(), nn.TransformerEncoderLayer(8, 2, 16, batch_first=True))
+
+
+def test_build_transformer_from_a_model_config_equals_the_positional_call():
+    config = ModelConfig(10, 12, d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0)
+    torch.manual_seed(3)
+    built = build_transformer(config)
+    torch.manual_seed(3)
+    direct = Transformer(10, 12, 16, 2, 1, 32, 0.0)
+    assert built.state_dict().keys() == direct.state_dict().keys()
+    for name, value in direct.state_dict().items():
+        torch.testing.assert_close(built.state_dict()[name], value, rtol=0, atol=0, msg=name)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.d_model = 32
+
+
+def test_attention_weights_are_detached_and_dropout_hits_them_once():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(8, 2, dropout=0.5).double().train()
+    x = torch.randn(2, 3, 8, **F64, requires_grad=True)
+    torch.manual_seed(1)
+    out = mha(x, x, x)
+    assert not mha.attn_weights.requires_grad  # a picture must not keep the graph alive
+    # The same output from the kept weights, dropped with the same random draw, times V once.
+    torch.manual_seed(1)
+    dropped = mha.dropout(mha.attn_weights)  # (B, h, T, T)
+    v = mha.w_v(x).unflatten(-1, (2, 4)).transpose(1, 2)  # (B, h, T, d_k)
+    expected = mha.w_o((dropped @ v).transpose(1, 2).flatten(-2))  # (B, T, d_model)
+    _close(out, expected)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

@@ -40,6 +40,46 @@ def test_writes_metrics_plot_and_checkpoint(tmp_path):
     assert _params(tmp_path / "checkpoint.pt")
 
 
+def _scripted_exact_match(monkeypatch, scores):
+    """Make the engine's valid evaluations return ``scores`` in turn (the decoding itself is
+    tested in test_training.py): the stopping rule is then known exactly."""
+    import transformer_course.train as engine
+
+    calls = iter(scores)
+    monkeypatch.setattr(engine, "exact_match", lambda model, pairs, device: next(calls))
+
+
+def test_target_exact_match_stops_at_the_first_evaluation_that_reaches_it(tmp_path, monkeypatch):
+    _scripted_exact_match(monkeypatch, [0.2, 0.5, 0.99, 1.0])
+    main([*TINY, "--out", str(tmp_path / "easy"), "--max-steps", "40", "--eval-every", "4",
+          "--target-exact-match", "0.99"])
+    easy = json.loads((tmp_path / "easy" / "metrics.json").read_text())
+    assert easy["steps"] == easy["steps_to_target"] == 12
+    assert [(e["step"], e["valid_exact_match"]) for e in easy["eval_history"]] == [
+        (4, 0.2), (8, 0.5), (12, 0.99)]
+    assert easy["seconds_to_target"] == easy["eval_history"][-1]["seconds"] > 0
+    # The clock of training leaves the evaluations out.
+    assert easy["seconds_to_target"] == easy["train_seconds"]
+
+
+def test_a_target_never_reached_leaves_the_fields_null(tmp_path):
+    main([*TINY, "--out", str(tmp_path), "--max-steps", "8", "--eval-every", "4",
+          "--valid-size", "5", "--target-exact-match", "1.01"])
+    hard = json.loads((tmp_path / "metrics.json").read_text())
+    assert hard["steps"] == 8 and hard["steps_to_target"] is None
+    assert hard["seconds_to_target"] is None
+    assert [e["step"] for e in hard["eval_history"]] == [4, 8]
+    assert all(0.0 <= e["valid_exact_match"] <= 1.0 for e in hard["eval_history"])
+    assert hard["valid_eval_seconds"] > 0
+    assert (tmp_path / "loss.png").stat().st_size > 0
+
+
+def test_no_target_means_no_evaluation_during_training(tmp_path):
+    main([*TINY, "--out", str(tmp_path), "--max-steps", "4", "--eval-every", "2"])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["eval_history"] == [] and metrics["steps_to_target"] is None
+
+
 def test_time_budget_stops_training(tmp_path):
     main([*TINY, "--out", str(tmp_path), "--max-steps", "100000", "--time-budget", "0.5"])
     metrics = json.loads((tmp_path / "metrics.json").read_text())

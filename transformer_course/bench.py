@@ -5,15 +5,22 @@
 Three models of the same size, each with the same embeddings, positional encoding and
 generator, are trained on the same random batch, in turns (so a machine that other work
 slows down slows all of them alike): the course's Transformer with its from-scratch
-attention, the same with the fused kernel (transformer_course.fast), and torch.nn.Transformer.
+attention, the same with the fused kernel (transformer_course.fast), the fused one under
+bfloat16 autocast, and torch.nn.Transformer.
 Then the from-scratch scaled_dot_product_attention against F.scaled_dot_product_attention,
 forward and backward. Every row gives tokens per second, the ratio to nn.Transformer,
 GFLOP/s counted from the matmuls (a training step is 3 forward passes' worth: forward,
 and backward's two), and that as a fraction of a matmul ceiling measured in the same run
 (the best fp32 GFLOP/s of a square matmul). ``--out DIR`` writes the rows to DIR/bench.json.
+
+``--time-to-target`` measures something else: seconds of training until the valid split's
+exact match reaches ``--target-exact-match`` (0.99), for the course's Transformer and
+nn.Transformer trained by the same engine on the same data (transformer_course.time_to_target),
+and prints their ratio; ``--out DIR`` then writes DIR/time_to_target.json.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -29,7 +36,7 @@ from torch import nn
 from transformer_course.attention import scaled_dot_product_attention
 from transformer_course.fast import use_fused_attention
 from transformer_course.masking import look_ahead_mask
-from transformer_course.model import Transformer, positional_encoding
+from transformer_course.model import ModelConfig, build_transformer, positional_encoding
 
 
 @dataclass(frozen=True)
@@ -130,27 +137,33 @@ def training_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[[
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T)
     causal = look_ahead_mask(c.tgt_len).to(device)  # (T, T)
 
-    def make(model: nn.Module, call: Callable[[nn.Module], torch.Tensor]) -> Callable[[], None]:
+    def make(model: nn.Module, call: Callable[[nn.Module], torch.Tensor],
+             bf16: bool = False) -> Callable[[], None]:
         model.to(device).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
         def step() -> None:
             opt.zero_grad(set_to_none=True)
-            logits = call(model)  # (B, T, V)
-            F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten()).backward()  # (B·T, V)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = call(model)  # (B, T, V)
+                loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten())  # (B·T, V)
+            loss.backward()
             opt.step()
         return step
 
-    sizes = dict(d_model=c.d_model, num_heads=c.num_heads, num_layers=c.num_layers,
-                 d_ff=c.d_ff, dropout=c.dropout)
-    scratch = Transformer(c.vocab, c.vocab, **sizes)
-    fused = use_fused_attention(Transformer(c.vocab, c.vocab, **sizes))
+    sizes = ModelConfig(c.vocab, c.vocab, c.d_model, c.num_heads, c.num_layers, c.d_ff,
+                        c.dropout)
+    scratch = build_transformer(sizes)
+    fused = use_fused_attention(build_transformer(sizes))
+    fused_bf16 = use_fused_attention(build_transformer(sizes))
     return {
         "nn.Transformer": make(TorchTransformer(c), lambda m: m(src, tgt_in)),
         "course Transformer, from-scratch attention":
             make(scratch, lambda m: m(src, tgt_in, None, causal)),
         "course Transformer, fused attention":
             make(fused, lambda m: m(src, tgt_in, None, causal)),
+        "course Transformer, fused, bf16 autocast":
+            make(fused_bf16, lambda m: m(src, tgt_in, None, causal), bf16=True),
     }
 
 
@@ -198,7 +211,51 @@ def run_bench(c: BenchConfig, device: torch.device) -> list[Row]:
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> list:
+def print_rows(rows: Sequence[Row], device: torch.device, config: BenchConfig) -> None:
+    print(f"device {device}, {torch.get_num_threads()} threads, {config}")
+    print(f"{'':44s} {'tokens/s':>10s} {'× nn.T':>7s} {'GFLOP/s':>8s} {'of peak':>8s}")
+    for r in rows:
+        ratio = f"{r.ratio_vs_nn_transformer:.2f}" if r.ratio_vs_nn_transformer else ""
+        print(f"{r.name:44s} {r.tokens_per_second:10.0f} {ratio:>7s} {r.gflops:8.1f} "
+              f"{r.fraction_of_matmul_peak:8.1%}")
+
+
+def run_time_to_target(args: argparse.Namespace, device: torch.device) -> dict:
+    """``--time-to-target``: both models trained to the target by train.train, then the ratio."""
+    from transformer_course.time_to_target import time_to_target
+    from transformer_course.train import CONFIGS, Run
+
+    config = dataclasses.replace(CONFIGS[args.train_config],
+                                 target_exact_match=args.target_exact_match)
+    if args.max_steps is not None:
+        config = dataclasses.replace(config, max_steps=args.max_steps)
+    out = args.out if args.out is not None else Path("runs/time_to_target")
+    result = time_to_target(config, Run(out=out, device=device, progress=False,
+                                        amp=args.amp))
+    print(f"device {device}, {torch.get_num_threads()} threads, config {args.train_config}, "
+          f"target {config.target_exact_match:.0%} valid exact match")
+    print(f"{'':28s} {'s to target':>12s} {'steps':>6s} {'test EM':>8s} {'held-out EM':>12s}")
+    for name in ("course", "nn.Transformer"):
+        m = result[name]
+        seconds = f"{m['seconds_to_target']:.1f}" if m["seconds_to_target"] is not None else "—"
+        steps = m["steps_to_target"] if m["steps_to_target"] is not None else "—"
+        print(f"{name:28s} {seconds:>12s} {steps!s:>6s} {m['exact_match']:8.1%} "
+              f"{m['heldout_exact_match']:12.1%}")
+    ratio = result["ratio"]
+    print(f"ratio (course / nn.Transformer): {ratio:.2f}" if ratio is not None
+          else "ratio: one of the two did not reach the target")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"device": str(device), "threads": torch.get_num_threads(),
+               "config": args.train_config, "ratio": ratio, **{
+                   name: {k: result[name][k] for k in (
+                       "seconds_to_target", "steps_to_target", "exact_match",
+                       "heldout_exact_match", "train_seconds", "steps", "eval_history")}
+                   for name in ("course", "nn.Transformer")}}
+    (out / "time_to_target.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> list | dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--decode" in argv:  # decoding has its own benchmark (lesson 09)
         from transformer_course.bench_decode import main as decode_main
@@ -211,19 +268,23 @@ def main(argv: Sequence[str] | None = None) -> list:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
     for name, default in asdict(BenchConfig()).items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
+    ttt = parser.add_argument_group("time to target (--time-to-target)")
+    ttt.add_argument("--time-to-target", action="store_true",
+                     help="train both models to the target and print the ratio of their times")
+    ttt.add_argument("--train-config", default="tiny", help="train.CONFIGS entry")
+    ttt.add_argument("--target-exact-match", type=float, default=0.99)
+    ttt.add_argument("--max-steps", type=int, default=None, help="override the config's")
+    ttt.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                           if args.device == "auto" else args.device)
+    if args.time_to_target:
+        return run_time_to_target(args, device)
     config = BenchConfig(**{name: getattr(args, name) for name in asdict(BenchConfig())})
     rows = run_bench(config, device)
-    print(f"device {device}, {torch.get_num_threads()} threads, {config}")
-    print(f"{'':44s} {'tokens/s':>10s} {'× nn.T':>7s} {'GFLOP/s':>8s} {'of peak':>8s}")
-    for r in rows:
-        ratio = f"{r.ratio_vs_nn_transformer:.2f}" if r.ratio_vs_nn_transformer else ""
-        print(f"{r.name:44s} {r.tokens_per_second:10.0f} {ratio:>7s} {r.gflops:8.1f} "
-              f"{r.fraction_of_matmul_peak:8.1%}")
+    print_rows(rows, device, config)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         context = {"device": str(device), "threads": torch.get_num_threads(),

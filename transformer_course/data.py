@@ -355,25 +355,34 @@ def collate(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
     return Batch(src, tgt, tuple(pairs))
 
 
-def batches(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int = 64,
-            seed: int | None = None) -> Iterator[Batch]:
-    """Batches of sentences of similar length, so that little of each batch is padding.
+def length_groups(pairs: Sequence[Pair], batch_size: int = 64,
+                  seed: int | None = None) -> list[tuple[Pair, ...]]:
+    """The pairs cut into groups of similar length, so that little of each batch is padding.
 
     Pairs are sorted by (English length, Korean length) and cut into groups of
     ``batch_size``. With a ``seed``, ties are broken at random and the groups come in
-    a random order (a new seed each epoch gives new batches); without one, the order
-    is fixed, for evaluation.
-
-    Shape:
-        each batch: src (B, S), tgt (B, T), B = batch_size except perhaps one smaller.
+    a random order (a new seed each epoch gives new groups); without one, the order
+    is fixed, for evaluation. Nothing is encoded, so a caller that puts each group on
+    its own device (the training engine) turns the split into tensors only once.
     """
     order = list(range(len(pairs)))
     rng = random.Random(seed)
     if seed is not None:
         rng.shuffle(order)
     order.sort(key=lambda i: (len(pairs[i].english.split()), len(pairs[i].korean.split())))
-    groups = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    groups = [tuple(pairs[i] for i in order[i : i + batch_size])
+              for i in range(0, len(order), batch_size)]
     if seed is not None:
         rng.shuffle(groups)
-    for group in groups:
-        yield collate([pairs[i] for i in group], src_vocab, tgt_vocab)
+    return groups
+
+
+def batches(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int = 64,
+            seed: int | None = None) -> Iterator[Batch]:
+    """``length_groups`` of the pairs, each encoded and padded by ``collate``.
+
+    Shape:
+        each batch: src (B, S), tgt (B, T), B = batch_size except perhaps one smaller.
+    """
+    for group in length_groups(pairs, batch_size, seed):
+        yield collate(group, src_vocab, tgt_vocab)

@@ -11,6 +11,7 @@ norm_first=False, ReLU) once the weights are copied across (transformer_course.o
 """
 
 import math
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -280,3 +281,28 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         memory = self.encode(src, src_mask)  # (B, T_src, d_model)
         return self.generator(self.decode(tgt, memory, tgt_mask, src_mask))  # (B, T_tgt, V)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The sizes of a Transformer, in one place (the training engine and the benchmark
+    build their models from one of these rather than repeating eight arguments).
+
+    Args:
+        src_vocab, tgt_vocab: vocabulary sizes of the source and target languages.
+        d_model, num_heads, num_layers, d_ff, dropout, max_len: as for Transformer.
+    """
+
+    src_vocab: int
+    tgt_vocab: int
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 512
+    dropout: float = 0.1
+    max_len: int = 256
+
+
+def build_transformer(config: ModelConfig) -> Transformer:
+    """The Transformer of ``config``'s sizes, freshly initialised."""
+    return Transformer(**asdict(config))

@@ -8,7 +8,7 @@ attentions run in parallel); each head is (seq_len, d_model/h), the result
 import torch
 from torch import nn
 
-from transformer_course.attention import scaled_dot_product_attention
+from transformer_course.attention import attention_scores, softmax
 
 
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -86,9 +86,13 @@ class MultiHeadAttention(nn.Module):
         q = split_heads(self.w_q(query), self.num_heads)  # (B, h, T_q, d_k)
         k = split_heads(self.w_k(key), self.num_heads)  # (B, h, T_k, d_k)
         v = split_heads(self.w_v(value), self.num_heads)  # (B, h, T_k, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, h, T_q, d_k)
-        self.attn_weights = weights  # (B, h, T_q, T_k)
-        if self.training and self.dropout.p > 0:
-            # Dropout acts on the weights, so the heads are recomputed from the dropped ones.
-            heads = self.dropout(weights) @ v  # (B, h, T_q, T_k) @ (B, h, T_k, d_k)
+        # Lesson 02's steps, written out so that dropout can act on the weights before the
+        # one product with V.
+        scores = attention_scores(q, k)  # (B, h, T_q, T_k), divided by √d_k
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = softmax(scores, dim=-1)  # (B, h, T_q, T_k)
+        # Detached: kept for pictures, it must not hold the graph (and its memory) alive.
+        self.attn_weights = weights.detach()
+        heads = self.dropout(weights) @ v  # (B, h, T_q, T_k) @ (B, h, T_k, d_k)
         return self.w_o(combine_heads(heads))  # (B, T_q, d_model)

@@ -828,36 +828,52 @@ for i, d_k in enumerate(D_KS):
              for metric in METRICS]
     print(f"{d_k:>5} | " + " | ".join(cells))
 
-# The loop's last samples (d_k = 1024, no scaling), each row's gradient on its own, by the
-# formula above: ∂L/∂s_j = w_j (u_j - Σ_i w_i u_i).
-w = torch.softmax(raw_scores, dim=-1)  # (G, T_q, T_k)
-row_norms = (w * (upstream - (w * upstream).sum(dim=-1, keepdim=True))).norm(dim=-1)  # (G, T_q)
-print(f"\nd_k = 1024, no scaling, per row: mean {row_norms.mean():.3g}, "
-      f"median {row_norms.median():.2g}, rows below 1e-3: {(row_norms < 1e-3).float().mean():.0%}")
+# What training sees is the gradient at q (and so at W^Q), not at the scores: the division
+# by c scales it once more, ∂L/∂q = (∂L/∂s) k / c. Per query row: its median over the rows,
+# and the share of rows that get almost nothing (below 1e-3).
+NO_GRADIENT = 1e-3
+at_q = {name: {"median": [], "share_none": []} for name in DIVISORS}
+generator = torch.Generator().manual_seed(3)
+for d_k in D_KS:
+    q = torch.randn(NUM_PAIRS // T_K, T_K, d_k, generator=generator, requires_grad=True)  # (G, T_q, d_k)
+    k = torch.randn(NUM_PAIRS // T_K, T_K, d_k, generator=generator)  # (G, T_k, d_k)
+    upstream = torch.randn(NUM_PAIRS // T_K, T_K, T_K, generator=generator)  # (G, T_q, T_k)
+    for name, divisor in DIVISORS.items():
+        loss = (torch.softmax(q @ k.mT / divisor(d_k), dim=-1) * upstream).sum()  # (G, T_q, T_k) -> ()
+        (grad_q,) = torch.autograd.grad(loss, q)  # (G, T_q, d_k)
+        rows = grad_q.norm(dim=-1)  # (G, T_q)
+        at_q[name]["median"].append(float(rows.median()))
+        at_q[name]["share_none"].append(float((rows < NO_GRADIENT).float().mean()))
+print(f"\nat q, per row: {'d_k':>5} " + " ".join(f"{h:>22}" for h in ("QKᵀ", "QKᵀ/√d_k", "QKᵀ/d_k")))
+for i, d_k in enumerate(D_KS):
+    cells = [f"{at_q[name]['median'][i]:9.2g} ({at_q[name]['share_none'][i]:4.0%} none)" for name in DIVISORS]
+    print(f"{'':>15}{d_k:>5} " + " ".join(f"{c:>22}" for c in cells))
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+fig, axes = plt.subplots(1, 4, figsize=(20, 4))
 labels = {"none": "$QK^T$", "sqrt_d_k": r"$QK^T/\sqrt{d_k}$", "d_k": "$QK^T/d_k$"}
 panels = (("variance", "점수의 분산 (variance of the scores)", "log"),
           ("max_weight", "가장 큰 가중치의 평균 (mean max weight)", "linear"),
-          ("gradient_norm", r"점수의 기울기 $\|\partial L/\partial s\|$ (gradient norm)", "log"))
+          ("median", r"q 의 기울기, 중앙값 (median $\|\partial L/\partial q\|$ per row)", "log"),
+          ("share_none", f"기울기가 거의 없는 행 (share of rows below {NO_GRADIENT:g})", "linear"))
 for ax, (metric, title, yscale) in zip(axes, panels, strict=True):
     for name, style in zip(DIVISORS, ("o-", "s-", "^--"), strict=True):
-        ax.plot(D_KS, measurements[name][metric], style, label=labels[name])
+        values = at_q[name][metric] if metric in at_q[name] else measurements[name][metric]
+        ax.plot(D_KS, values, style, label=labels[name])
     ax.set_xscale("log", base=2)
     ax.set_xticks(D_KS, [str(d_k) for d_k in D_KS])
     ax.set_yscale(yscale)
     # Plain labels: matplotlib's log labels (10⁻¹) need a minus sign the Hangul font lacks.
     ax.yaxis.set_major_formatter(lambda y, _: f"{y:g}")
-    # The gradient panel spans less than a decade: label its minor ticks too.
-    minor = (lambda y, _: f"{y:g}") if metric == "gradient_norm" else (lambda y, _: "")
-    ax.yaxis.set_minor_formatter(minor)
+    ax.yaxis.set_minor_formatter(lambda y, _: "")
     ax.set_xlabel("$d_k$")
     ax.set_title(title)
 axes[0].plot(D_KS, D_KS, ":", color="gray", label="$d_k$")
 axes[1].axhline(1 / T_K, color="gray", linestyle=":", label="uniform $1/T_k$")
 axes[0].legend(loc="upper left")
 axes[1].legend(loc="center right")
+axes[3].set_ylim(-0.02, 1.02)
+axes[3].legend(loc="upper left")
 plt.tight_layout()
 plt.show()
 
@@ -870,12 +886,15 @@ plt.show()
 #   0.96 at $d_k = 1024$): attention becomes a hard choice of one key. With $\sqrt{d_k}$ it
 #   stays put, about 0.25 whatever $d_k$. With $d_k$ it sinks to the uniform $1/16$: every key
 #   gets the same weight, and the scores no longer say anything about relevance.
-# - *Gradient.* Without scaling the average gradient reaching the scores shrinks steadily,
-#   roughly like $1/\sqrt{d_k}$ here. The average even flatters it: at $d_k = 1024$ the
-#   median row gets about $10^{-5}$ and two rows in three less than $10^{-3}$; only rows whose
-#   two best keys happen to nearly tie still receive a useful gradient. With $\sqrt{d_k}$ the
-#   gradient is the same for every $d_k$. (With $d_k$ it stays too, but what it trains are
-#   scores squeezed toward 0.)
+# - *Gradient.* The table's last columns measure the gradient at the scores; what trains
+#   $W^Q$ is the gradient at $q$, which the division scales once more. The last two panels
+#   measure it there, per query row. Without scaling the median row's gradient collapses as
+#   $d_k$ grows (about $2 \cdot 10^{-4}$ at $d_k = 1024$, against 0.27 with $\sqrt{d_k}$) and
+#   the share of rows that get almost none climbs to more than half: only rows whose two best
+#   keys happen to nearly tie still learn. With $\sqrt{d_k}$ the median
+#   stays put and no row is starved, whatever $d_k$. With $d_k$ no row is starved either, but
+#   the median falls as $1/\sqrt{d_k}$: the scores are squeezed toward 0 and learn ever
+#   more slowly.
 #
 # So the square root is not a detail: it is exactly the divisor that keeps the scores' spread,
 # and with it the softmax's behaviour and its gradients, independent of $d_k$.
@@ -929,6 +948,19 @@ if not by_d_k["max_weight"][-1] < 0.1:
     raise AssertionError("dividing by d_k should make the weights nearly uniform at d_k = 1024")
 passed("the measurements agree with an independent run")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# **Explore it yourself.** The explorer below draws one score matrix of six random queries and keys
+# with $d_k$ features each, through *your* `softmax`. Drag the $d_k$ slider and pick the divisor $\tau$
+# (none, $\sqrt{d_k}$, $d_k$): the weights, each row's entropy (at most $\log 6 \approx 1.79$ nats,
+# for uniform weights) and the mean largest weight change as you go. Without scaling, watch the rows
+# turn one-hot as $d_k$ grows: the saturation measured above. Hover a row (or its token) to read it.
+# Where widgets don't run (a plain `nbconvert`, the grader's feedback) you see a static figure instead.
+
+# %%
+from transformer_course.explorer import softmax_explorer
+
+softmax_explorer(softmax, d_k=64, scaling="none")  # your softmax
 
 # %% [markdown]
 # ## Recap

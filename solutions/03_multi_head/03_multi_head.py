@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from transformer_course.attention import scaled_dot_product_attention
+from transformer_course.attention import attention_scores, scaled_dot_product_attention, softmax
 from transformer_course.checks import expect_close, expect_raises, expect_shape, passed
 from transformer_course.plots import attention_heatmap, use_hangul_font
 
@@ -214,8 +214,11 @@ passed("combine_heads matches torch.cat of the heads, float64, T = 1, d_k = 1")
 # 1. project: $Q = \text{query}\,W^Q + b^Q$, likewise $K$ and $V$, each a $d_{model} \to d_{model}$
 #    `nn.Linear` (`w_q`, `w_k`, `w_v`);
 # 2. split each into heads: $(B, h, T, d_k)$;
-# 3. attend in every head at once with lesson 02's `scaled_dot_product_attention`, which
-#    treats $(B, h)$ as batch dimensions and divides by $\sqrt{d_k}$, each head's size;
+# 3. attend in every head at once with lesson 02's steps (`attention_scores`, the mask, `softmax`,
+#    then the weights times $V$), which treat $(B, h)$ as batch dimensions and divide by
+#    $\sqrt{d_k}$, each head's size; written out rather than one call of
+#    `scaled_dot_product_attention`, so that dropout can act on the weights before the one
+#    product with $V$;
 # 4. concatenate the heads and mix them with $W^O$ (`w_o`, another $d_{model} \to d_{model}$
 #    `nn.Linear`): without $W^O$ each output feature would come from one head only.
 #
@@ -226,7 +229,9 @@ passed("combine_heads matches torch.cat of the heads, float64, T = 1, d_k = 1")
 # - **dropout on the attention weights** while training, as in the Annotated Transformer and
 #   `nn.MultiheadAttention`: `nn.Dropout` is the identity in `eval()` mode and when `p = 0`.
 #
-# Keep the last weights in `self.attn_weights` $(B, h, T_q, T_k)$ for the pictures, and raise a
+# Keep the last weights in `self.attn_weights` $(B, h, T_q, T_k)$ for the pictures, detached
+# (`weights.detach()`: a picture needs no gradient, and an attached tensor would keep the whole
+# graph of the step alive), and raise a
 # `ValueError` that says what to do when `d_model` is not divisible by `num_heads`.
 #
 # **Exercise.** Write `MultiHeadAttention`, calling your `split_heads` and `combine_heads`.
@@ -284,11 +289,15 @@ class MultiHeadAttention(nn.Module):
         q = split_heads(self.w_q(query), self.num_heads)  # (B, h, T_q, d_k)
         k = split_heads(self.w_k(key), self.num_heads)  # (B, h, T_k, d_k)
         v = split_heads(self.w_v(value), self.num_heads)  # (B, h, T_k, d_k)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, h, T_q, d_k)
-        self.attn_weights = weights  # (B, h, T_q, T_k)
-        if self.training and self.dropout.p > 0:
-            # Dropout acts on the weights, so the heads are recomputed from the dropped ones.
-            heads = self.dropout(weights) @ v  # (B, h, T_q, T_k) @ (B, h, T_k, d_k)
+        # Lesson 02's steps, written out so that dropout can act on the weights before the
+        # one product with V.
+        scores = attention_scores(q, k)  # (B, h, T_q, T_k), divided by √d_k
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = softmax(scores, dim=-1)  # (B, h, T_q, T_k)
+        # Detached: kept for pictures, it must not hold the graph (and its memory) alive.
+        self.attn_weights = weights.detach()
+        heads = self.dropout(weights) @ v  # (B, h, T_q, T_k) @ (B, h, T_k, d_k)
         return self.w_o(combine_heads(heads))  # (B, T_q, d_model)
         ### END SOLUTION
 
@@ -762,15 +771,30 @@ titles = ["헤드 1 · 앞 단어 (previous word)", "헤드 2 · 같은 단어 (
 fig, axes = plt.subplots(2, 2, figsize=(12, 10.5))
 for head, (ax, title) in enumerate(zip(axes.flat, titles, strict=True)):
     attention_heatmap(mha.attn_weights[0, head], words, words, ax=ax, title=title, annotate=False)
-fig.suptitle("멀티헤드 어텐션: 헤드마다 다른 관계 (each head, its own relation)")
+fig.suptitle("멀티헤드 어텐션: 헤드마다 다른 관계 (each head, its own relation; weights set by hand)")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **Explore it yourself.** The same four hand-set heads, in *your* `MultiHeadAttention`, on any
+# sentence: type one (words separated by spaces), or pick one of the toy task's by phenomenon.
+# Pick a head, or the mean of the four, and hover a token to highlight its row. Head 3 has "it"
+# look at every noun: a rule written by hand cannot tell which one "it" means; lesson 08's trained
+# model has to.
+
+# %%
+from transformer_course.explorer import multi_head_explorer
+
+multi_head_explorer(MultiHeadAttention)  # your MultiHeadAttention, four hand-set heads
+
+# %% [markdown]
+# **These maps are hand-wired, not learned**: we wrote each head's rule into $W^Q$ and $W^K$
+# ourselves, so the picture shows what four heads *can* represent, not what training produces.
 # One softmax row cannot point at the previous word, the next word and the antecedent at once;
 # four heads can, and $W^O$ mixes what they found into one $d_{model}$ vector per token. In a
-# trained model nobody writes these rules: training finds its own, and lesson 08 draws the
-# heads of the trained translator.
+# trained model nobody writes these rules: training finds its own, usually less tidy ones.
+# Lesson 08 draws every head of the trained translator and measures how often its "it" really
+# looks at the noun it stands for.
 #
 # ## Recap
 #

@@ -678,6 +678,20 @@ plt.show()
 # decoder input $j$ (or target $j$) must leave every earlier output unchanged, and padded keys
 # must get exactly zero weight.
 
+# %% [markdown]
+# **Explore it yourself.** Switch *your* padding and look-ahead masks on and off over the decoder
+# input `<bos> 장미 는 꽃 이다 <eos> <pad>`. Hatched cells are hidden; the numbers are the weights of a
+# random two-head self-attention, heads averaged. Below the controls, the leak test of this section
+# runs live on every switch: change input $j$, see which outputs $i < j$ change. Without the
+# look-ahead mask the future leaks. Note also that the look-ahead mask alone already hides a trailing
+# `<pad>` from every real token of the decoder: the padding mask matters most where every key is
+# visible, in the encoder and in cross-attention (lesson 05).
+
+# %%
+from transformer_course.explorer import mask_explorer
+
+mask_explorer(padding_mask, look_ahead_mask)  # your masks
+
 # %% nbgrader={"grade": true, "grade_id": "test_decoder_mask_no_leak", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(1)
 attn = MultiHeadAttention(8, 2)

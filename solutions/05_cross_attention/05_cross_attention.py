@@ -407,6 +407,25 @@ print("decoder_x", tuple(decoder_x.shape), "encoder_out", tuple(encoder_out.shap
 print("output   ", tuple(out.shape), "(length follows the decoder)")
 print("weights  ", tuple(weights.shape), "(B, T_tgt, T_src)")
 
+# %% [markdown]
+# **The mask trap.** A mask with one dimension too many raises no error: lesson 04's padding
+# mask $(B, 1, 1, T_{src})$ against headless weights $(B, T_{tgt}, T_{src})$ broadcasts to
+# $(B, B, T_{tgt}, T_{src})$: every sentence masked by every other sentence's padding. The
+# check below catches it by the shape of the weights: keep such a check wherever you pass a
+# mask to code without heads.
+
+# %%
+four_d = (src_tokens != pad_id)[:, None, None, :]  # (B, 1, 1, T_src): lesson 04's, for heads
+_, trapped = cross_attention(decoder_x, encoder_out, 3 * identity, 3 * identity, identity, four_d)
+print("(B, 1, T_src) mask    → weights", tuple(weights.shape))
+print("(B, 1, 1, T_src) mask → weights", tuple(trapped.shape), "(silently broadcast: the trap)")
+expect_shape(weights, (2, 3, 5), "weights with the (B, 1, T_src) mask")
+try:
+    expect_shape(trapped, (2, 3, 5), "weights with lesson 04's (B, 1, 1, T_src) mask")
+    print("no trap: these weights have the right shape")
+except AssertionError as caught:
+    print(f"caught: {caught}")
+
 # %%
 def words(tokens, vocab):
     return [vocab[i] for i in tokens.tolist()]
@@ -432,6 +451,20 @@ plt.show()
 #
 # Every row sums to one and there are three rows: each French word gets one weighted mix of
 # the English sentence, whatever the English length.
+
+# %% [markdown]
+# **Explore it yourself.** The same idea on the toy task of lesson 08: *your* `cross_attention`,
+# Korean queries over English keys, each word's vector set by hand from the grammar's dictionary
+# (a word and its translation share one feature; "the" and the particles have none). Type an English
+# sentence of the grammar or pick one by phenomenon. With `reordering`, the Korean verb at the end
+# attends to the English verb in the middle; particles (는, 를, ...) have no English word of their
+# own and spread their weight evenly: a trained model has to learn where they come from.
+
+# %%
+from transformer_course.explorer import cross_attention_explorer
+
+cross_attention_explorer(cross_attention)  # your cross_attention
+
 
 # %% [markdown]
 # ## 3. Reading the alignment out of the weights

@@ -119,6 +119,8 @@ WRONG = [
                 "        weights = softmax(scores, dim=-1)\n"
                 "        if mask is not None:\n"
                 "            weights = weights * mask\n"))),
+    Wrong(LESSON, "MultiHeadAttention", "softmax over the queries (dim=-2) instead of the keys",
+          _mha(("weights = softmax(scores, dim=-1)", "weights = softmax(scores, dim=-2)"))),
     Wrong(LESSON, "MultiHeadAttention", "key and value swapped",
           _mha(("self.w_k(key)", "self.w_k(value)"), ("self.w_v(value)", "self.w_v(key)"))),
     # Right whenever T_q != T_k or query is key is value: only a cross-attention with equal
