@@ -14,19 +14,24 @@ from .grade import grade
 from .limits import Limits
 
 
-def benchmark(lessons: list[str], students: int, workers: list[int], limits: Limits | None = None,
-              log=print) -> list[dict]:
+def benchmark(
+    lessons: list[str], students: int, workers: list[int], limits: Limits | None = None, log=print
+) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
         submissions = Path(tmp) / "submissions"
         for n in range(students):
             for lesson in lessons:
-                shutil.copytree(notebook_path(SOLUTIONS, lesson).parent,
-                                submissions / f"student{n:03d}" / lesson, ignore=IGNORED)
+                shutil.copytree(
+                    notebook_path(SOLUTIONS, lesson).parent,
+                    submissions / f"student{n:03d}" / lesson,
+                    ignore=IGNORED,
+                )
         for jobs in workers:
             started = time.monotonic()
-            graded = grade(submissions, Path(tmp) / f"out{jobs}", jobs=jobs, limits=limits,
-                           log=lambda *_: None)
+            graded = grade(
+                submissions, Path(tmp) / f"out{jobs}", jobs=jobs, limits=limits, log=lambda *_: None
+            )
             seconds = time.monotonic() - started
             if any(lesson.score != lesson.max_score for g in graded for lesson in g.lessons):
                 raise SystemExit("error: a solution lost points while benchmarking; run `make check`")
@@ -35,6 +40,8 @@ def benchmark(lessons: list[str], students: int, workers: list[int], limits: Lim
     log(f"{students} students × {len(lessons)} lessons ({', '.join(lessons)})")
     log(f"{'workers':>8} {'seconds':>9} {'students/min':>13} {'speed-up':>9}")
     for row in rows:
-        log(f"{row['workers']:>8} {row['seconds']:>9.1f} {row['students_per_minute']:>13.2f} "
-            f"{row['students_per_minute'] / base:>8.2f}×")
+        log(
+            f"{row['workers']:>8} {row['seconds']:>9.1f} {row['students_per_minute']:>13.2f} "
+            f"{row['students_per_minute'] / base:>8.2f}×"
+        )
     return rows

@@ -16,8 +16,9 @@ from .results import StudentGrades
 STUDENT = "solution"
 
 
-def check(solutions: Path = SOLUTIONS, lessons: list[str] | None = None, jobs: int = 1,
-          log=print) -> tuple[bool, StudentGrades]:
+def check(
+    solutions: Path = SOLUTIONS, lessons: list[str] | None = None, jobs: int = 1, log=print
+) -> tuple[bool, StudentGrades]:
     lessons = lesson_ids(solutions) if lessons is None else lessons
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="check-") as tmp:
@@ -30,12 +31,16 @@ def check(solutions: Path = SOLUTIONS, lessons: list[str] | None = None, jobs: i
         for cell in lesson.cells:
             if cell.score != cell.max_score:
                 ok = False
-                log(f"FAIL {lesson.lesson}: {cell.grade_id} earned {cell.score:g}/{cell.max_score:g}\n"
-                    f"{cell.output}")
+                log(
+                    f"FAIL {lesson.lesson}: {cell.grade_id} earned {cell.score:g}/{cell.max_score:g}\n"
+                    f"{cell.output}"
+                )
         if lesson.status != "graded" or lesson.score != lesson.max_score:
             ok = False
-            log(f"FAIL {lesson.lesson}: {lesson.status} "
-                f"{lesson.score:g}/{lesson.max_score:g} {lesson.message}")
+            log(
+                f"FAIL {lesson.lesson}: {lesson.status} "
+                f"{lesson.score:g}/{lesson.max_score:g} {lesson.message}"
+            )
     seconds = time.monotonic() - started
     log(f"{'OK' if ok else 'FAILED'}: {len(lessons)} solution notebooks in {seconds:.0f} s")
     return ok, grades

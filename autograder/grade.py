@@ -115,33 +115,54 @@ def _worker_env(jobs: int) -> dict[str, str]:
     return env
 
 
-def _grade_job(job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float,
-               env: dict[str, str]) -> tuple[LessonResult, float]:
+def _grade_job(
+    job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float, env: dict[str, str]
+) -> tuple[LessonResult, float]:
     started = time.monotonic()
     result = _run_worker(job, template, work, out, limits, max_score, env)
     return result, time.monotonic() - started
 
 
-def _run_worker(job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float,
-                env: dict[str, str]) -> LessonResult:
+def _run_worker(
+    job: Job, template: Path, work: Path, out: Path, limits: Limits, max_score: float, env: dict[str, str]
+) -> LessonResult:
     workdir = work / job.student / job.lesson
     workdir.mkdir(parents=True)
     spec = workdir / "job.json"
-    spec.write_text(json.dumps({"template": str(template), "workdir": str(workdir), "student": job.student,
-                                "submitted": str(job.submitted), "lesson": job.lesson,
-                                "limits": asdict(limits)}))
+    spec.write_text(
+        json.dumps(
+            {
+                "template": str(template),
+                "workdir": str(workdir),
+                "student": job.student,
+                "submitted": str(job.submitted),
+                "lesson": job.lesson,
+                "limits": asdict(limits),
+            }
+        )
+    )
     # A session of its own, so that a run past its time is killed with its kernel.
-    proc = subprocess.Popen([sys.executable, "-m", "autograder.worker", str(spec)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder.worker", str(spec)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         log, _ = proc.communicate(timeout=limits.notebook_timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        return LessonResult(job.lesson, "timeout", 0.0, max_score,
-                            f"your notebook ran longer than {limits.notebook_timeout_s} s "
-                            "(an endless loop?); it must run top to bottom in that time")
+        return LessonResult(
+            job.lesson,
+            "timeout",
+            0.0,
+            max_score,
+            f"your notebook ran longer than {limits.notebook_timeout_s} s "
+            "(an endless loop?); it must run top to bottom in that time",
+        )
     result = workdir / "result.json"
     if proc.returncode != 0 or not result.is_file():
         last = (log.strip().splitlines() or ["no output"])[-1]
@@ -157,14 +178,23 @@ def _run_worker(job: Job, template: Path, work: Path, out: Path, limits: Limits,
 def cells_with_hidden_tests(solutions: Path, lessons: list[str]) -> set[tuple[str, str]]:
     """(lesson, grade_id) of every graded cell that holds hidden tests."""
     marker = ClearHiddenTests().begin_test_delimeter
-    return {(lesson, cell.metadata.nbgrader["grade_id"])
-            for lesson in lessons
-            for cell in nbformat.read(notebook_path(solutions, lesson), as_version=4).cells
-            if is_grade(cell) and marker in cell.source}
+    return {
+        (lesson, cell.metadata.nbgrader["grade_id"])
+        for lesson in lessons
+        for cell in nbformat.read(notebook_path(solutions, lesson), as_version=4).cells
+        if is_grade(cell) and marker in cell.source
+    }
 
 
-def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIONS,
-          limits: Limits | None = None, fresh: bool = False, log=print) -> list[StudentGrades]:
+def grade(
+    submissions: Path,
+    out: Path,
+    jobs: int = 1,
+    solutions: Path = SOLUTIONS,
+    limits: Limits | None = None,
+    fresh: bool = False,
+    log=print,
+) -> list[StudentGrades]:
     """Grade every student of ``submissions`` into ``out``; see the module's docstring."""
     limits = limits or Limits()
     if jobs < 1:
@@ -177,9 +207,13 @@ def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIO
     out.mkdir(parents=True, exist_ok=True)
     state = State(out, _run_digest(solutions, lessons, limits), fresh)
     (out / "results").mkdir(exist_ok=True)
-    todo = [Job(s, lesson, notebook_path(submissions / s, lesson),
-                _digest(notebook_path(submissions / s, lesson)))
-            for s in students for lesson in lessons]
+    todo = [
+        Job(
+            s, lesson, notebook_path(submissions / s, lesson), _digest(notebook_path(submissions / s, lesson))
+        )
+        for s in students
+        for lesson in lessons
+    ]
     done: dict[tuple[str, str], LessonResult] = {}
     for job in todo:
         if (saved := state.load(job)) is not None:
@@ -191,13 +225,18 @@ def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIO
 
     def record(student: str | None = None) -> list[StudentGrades]:
         """Write grades.csv, and the results of ``student`` (of everyone when None)."""
-        rows = [StudentGrades(s, [done[s, lesson] for lesson in lessons if (s, lesson) in done],
-                              seconds.get(s, 0.0)) for s in students]
+        rows = [
+            StudentGrades(
+                s, [done[s, lesson] for lesson in lessons if (s, lesson) in done], seconds.get(s, 0.0)
+            )
+            for s in students
+        ]
         write_grades(out / "grades.csv", rows)
         for grades in rows:
             if student in (None, grades.student):
                 (out / "results" / f"{grades.student}.json").write_text(
-                    json.dumps(gradescope_json(grades, hidden), indent=1, ensure_ascii=False))
+                    json.dumps(gradescope_json(grades, hidden), indent=1, ensure_ascii=False)
+                )
         return rows
 
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
@@ -212,8 +251,10 @@ def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIO
             record(job.student)
             if result.status != "graded":
                 log(f"{job.student} {job.lesson}: {result.status}: {result.message}")
-            log(f"graded {job.student} {job.lesson} ({len(done)}/{len(todo)}): "
-                f"{result.score:g}/{result.max_score:g}")
+            log(
+                f"graded {job.student} {job.lesson} ({len(done)}/{len(todo)}): "
+                f"{result.score:g}/{result.max_score:g}"
+            )
 
         remaining = []
         for job in todo:
@@ -226,8 +267,12 @@ def grade(submissions: Path, out: Path, jobs: int = 1, solutions: Path = SOLUTIO
             else:
                 remaining.append(job)
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_grade_job, job, template, Path(tmp) / "work", out, limits,
-                                   cells[job.lesson][0], env): job for job in remaining}
+            futures = {
+                pool.submit(
+                    _grade_job, job, template, Path(tmp) / "work", out, limits, cells[job.lesson][0], env
+                ): job
+                for job in remaining
+            }
             for future in as_completed(futures):
                 finished(futures[future], *future.result())
     rows = record()

@@ -111,6 +111,7 @@ class SubmissionError(Exception):
 
 # -- building the bundle -------------------------------------------------------
 
+
 def pinned_requirements() -> list[str]:
     """pyproject's dependencies, each pinned to the version installed here (the one the
     tests ran with), without a local label such as torch's ``+cpu``."""
@@ -124,8 +125,10 @@ def pinned_requirements() -> list[str]:
             pins.append(spec)
             continue
         if not requirement.specifier.contains(version, prereleases=True):
-            raise SystemExit(f"error: {requirement.name} {version} is installed, "
-                             f"but pyproject.toml asks for {spec}: run `make install`")
+            raise SystemExit(
+                f"error: {requirement.name} {version} is installed, "
+                f"but pyproject.toml asks for {spec}: run `make install`"
+            )
         pins.append(f"{requirement.name}=={version}")
     return pins
 
@@ -168,13 +171,15 @@ def build_bundle(lesson: str, out: Path, solutions: Path = SOLUTIONS) -> Path:
 
 # -- running on Gradescope -----------------------------------------------------
 
+
 def find_notebook(submission: Path, lesson: str) -> Path:
     """The notebook of the upload: its only ``.ipynb`` (in any folder, by any name), or,
     among several, the one named like the lesson."""
     found = sorted(
-        p for p in submission.rglob("*.ipynb")
-        if p.is_file() and not any(part.startswith((".", "__MACOSX"))
-                                   for part in p.relative_to(submission).parts)
+        p
+        for p in submission.rglob("*.ipynb")
+        if p.is_file()
+        and not any(part.startswith((".", "__MACOSX")) for part in p.relative_to(submission).parts)
     )
     if len(found) == 1:
         return found[0]
@@ -184,8 +189,7 @@ def find_notebook(submission: Path, lesson: str) -> Path:
     if len(named) == 1:
         return named[0]
     names = ", ".join(str(p.relative_to(submission)) for p in found)
-    raise SubmissionError(f"{len(found)} notebooks were uploaded ({names}); upload only your "
-                          f"{lesson}.ipynb.")
+    raise SubmissionError(f"{len(found)} notebooks were uploaded ({names}); upload only your {lesson}.ipynb.")
 
 
 def _max_score(solutions: Path, lesson: str) -> float:
@@ -197,20 +201,26 @@ def _student_note(lesson: str, uploaded: str, results: dict) -> str:
     later = [t["name"] for t in results["tests"] if t.get("visibility") == "after_published"]
     lines = [f"Graded {uploaded} as lesson {lesson}."]
     if later:
-        lines.append(f"{len(later)} of {len(results['tests'])} tests include hidden tests: their "
-                     "results and your total score appear when your instructor publishes the grades.")
-    lines.append("Before you submit, check the visible tests yourself: "
-                 f"make validate NB=lessons/{lesson}/{lesson}.ipynb")
+        lines.append(
+            f"{len(later)} of {len(results['tests'])} tests include hidden tests: their "
+            "results and your total score appear when your instructor publishes the grades."
+        )
+    lines.append(
+        "Before you submit, check the visible tests yourself: "
+        f"make validate NB=lessons/{lesson}/{lesson}.ipynb"
+    )
     return "\n".join(lines)
 
 
 def _limits(log) -> Limits:
     """The sandbox where it can run. Gradescope's containers may forbid the namespaces
     bubblewrap needs; the container, fresh for every submission, is then the only wall."""
-    problem = (f"{SANDBOX_ENV}=0" if os.environ.get(SANDBOX_ENV) == "0" else sandbox_problem())
+    problem = f"{SANDBOX_ENV}=0" if os.environ.get(SANDBOX_ENV) == "0" else sandbox_problem()
     if problem:
-        log(f"warning: grading without a sandbox ({problem}): the student's code can read "
-            "this container's files, the solution notebook included")
+        log(
+            f"warning: grading without a sandbox ({problem}): the student's code can read "
+            "this container's files, the solution notebook included"
+        )
     return Limits(sandbox=problem is None)
 
 
@@ -244,10 +254,16 @@ def run(root: Path, log=print) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope",
-                                     description="grade a Gradescope submission (run by run_autograder)")
-    parser.add_argument("--root", type=Path, default=Path("/autograder"),
-                        help="Gradescope's folder: source/, submission/, results/")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.gradescope",
+        description="grade a Gradescope submission (run by run_autograder)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/autograder"),
+        help="Gradescope's folder: source/, submission/, results/",
+    )
     args = parser.parse_args(argv)
     try:
         run(args.root)

@@ -38,7 +38,8 @@ def _course_integrity_check(nonce, package):
                 problems.append(f"torch.{name}")
         for name in ("isclose", "allclose", "equal", "__eq__", "softmax"):
             if vars(torch.Tensor).get(name, getattr(torch._C.TensorBase, name)) is not getattr(
-                    torch._C.TensorBase, name):
+                torch._C.TensorBase, name
+            ):
                 problems.append(f"torch.Tensor.{name}")
         modules = [torch, torch.testing, torch.nn.functional, torch.nn.init, torch.autograd]
         for module in modules:
@@ -47,7 +48,7 @@ def _course_integrity_check(nonce, package):
                     problems.append(f"{module.__name__}.{name}")
         for name, cls in list(vars(torch.nn).items()):
             if isinstance(cls, type):
-                generated = ("__dataclass_fields__" in vars(cls))  # its dunders come from exec
+                generated = "__dataclass_fields__" in vars(cls)  # its dunders come from exec
                 for attr, obj in list(vars(cls).items()):
                     if generated and attr.startswith("__"):
                         continue
@@ -72,20 +73,36 @@ def _course_integrity_check(nonce, package):
             if not inspect.isfunction(original) or original.__module__ != "_pristine_checks":
                 continue
             expected = inspect.unwrap(original).__code__
-            for where, obj in ((f"{package}.checks", getattr(checks, name, None)),
-                               ("the notebook", shell_ns.get(name, getattr(checks, name, None)))):
+            for where, obj in (
+                (f"{package}.checks", getattr(checks, name, None)),
+                ("the notebook", shell_ns.get(name, getattr(checks, name, None))),
+            ):
                 code = getattr(inspect.unwrap(obj) if callable(obj) else obj, "__code__", None)
-                if code is None or code.co_code != expected.co_code or not os.path.samefile(
-                        code.co_filename, checks.__file__):
+                if (
+                    code is None
+                    or code.co_code != expected.co_code
+                    or not os.path.samefile(code.co_filename, checks.__file__)
+                ):
                     problems.append(f"{name} in {where}")
 
     shell = get_ipython()  # noqa: F821 - IPython's builtin
-    for name in ("showtraceback", "_showtraceback", "showsyntaxerror", "run_cell", "run_cell_async",
-                 "run_code", "run_ast_nodes", "transform_cell", "should_run_async"):
+    for name in (
+        "showtraceback",
+        "_showtraceback",
+        "showsyntaxerror",
+        "run_cell",
+        "run_cell_async",
+        "run_code",
+        "run_ast_nodes",
+        "transform_cell",
+        "should_run_async",
+    ):
         own = vars(shell).get(name)
         # ipykernel keeps the shell's own bound _showtraceback here at start-up: not a patch.
-        if own is not None and not (getattr(own, "__self__", None) is shell and getattr(
-                own, "__func__", None) is getattr(type(shell), name, None)):
+        if own is not None and not (
+            getattr(own, "__self__", None) is shell
+            and getattr(own, "__func__", None) is getattr(type(shell), name, None)
+        ):
             problems.append(f"IPython's {name}")
     if shell.custom_exceptions:
         problems.append("IPython's custom exception handler")

@@ -20,8 +20,10 @@ from .course import PACKAGE
 
 GUARD = (Path(__file__).with_name("guard.py")).read_text()
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-NOT_RUN = ("IntegrityError: this test cell did not run as written (the notebook changes how cells "
-           "run or how errors are shown); remove that code and run the notebook again")
+NOT_RUN = (
+    "IntegrityError: this test cell did not run as written (the notebook changes how cells "
+    "run or how errors are shown); remove that code and run the notebook again"
+)
 
 
 class InjectGuard(NbGraderPreprocessor):
@@ -31,8 +33,10 @@ class InjectGuard(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "code" and is_grade(cell):
-            call = (f"_course_integrity_check({resources['integrity_nonce']!r}, {PACKAGE!r})\n"
-                    "del _course_integrity_check")
+            call = (
+                f"_course_integrity_check({resources['integrity_nonce']!r}, {PACKAGE!r})\n"
+                "del _course_integrity_check"
+            )
             cell.source = f"{BEGIN}\n{GUARD}\n{call}\n{END}\n{cell.source}"
         return cell, resources
 
@@ -46,21 +50,51 @@ class VerifyGuard(NbGraderPreprocessor):
         for output in cell.outputs:
             if output.output_type == "stream" and nonce in output.text:
                 seen = True
-                output.text = "".join(line for line in output.text.splitlines(keepends=True)
-                                      if nonce not in line)
+                output.text = "".join(
+                    line for line in output.text.splitlines(keepends=True) if nonce not in line
+                )
         cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and not o.text)]
         if not seen and not any(o.output_type == "error" for o in cell.outputs):
             cell.outputs.append(new_output("error", ename="IntegrityError", evalue=NOT_RUN, traceback=[]))
         return cell, resources
 
 
-PATCHED_ROOTS = {"torch", "np", "numpy", PACKAGE, "checks", "builtins", "sys", "IPython",
-                 "importlib", "get_ipython", "F", "nn"}
-SUSPICIOUS_CALLS = {"setattr", "set_custom_exc", "register", "settrace", "setprofile", "_exit",
-                    "reload", "__import__", "signal"}
+PATCHED_ROOTS = {
+    "torch",
+    "np",
+    "numpy",
+    PACKAGE,
+    "checks",
+    "builtins",
+    "sys",
+    "IPython",
+    "importlib",
+    "get_ipython",
+    "F",
+    "nn",
+}
+SUSPICIOUS_CALLS = {
+    "setattr",
+    "set_custom_exc",
+    "register",
+    "settrace",
+    "setprofile",
+    "_exit",
+    "reload",
+    "__import__",
+    "signal",
+}
 SUSPICIOUS_BUILTINS = {"exec", "eval", "compile"}  # as bare names only: model.eval() is fine
-SUSPICIOUS_NAMES = {"input_transformers_post", "input_transformers_cleanup", "ast_transformers",
-                    "showtraceback", "_showtraceback", "custom_exceptions", "excepthook", "ctypes"}
+SUSPICIOUS_NAMES = {
+    "input_transformers_post",
+    "input_transformers_cleanup",
+    "ast_transformers",
+    "showtraceback",
+    "_showtraceback",
+    "custom_exceptions",
+    "excepthook",
+    "ctypes",
+}
 
 
 def _root(node) -> str:
@@ -72,14 +106,18 @@ def _root(node) -> str:
 def scan_source(source: str) -> list[str]:
     """What in ``source`` patches or evades what the tests rely on, one line per finding."""
     try:
-        tree = ast.parse("\n".join(line for line in source.splitlines()
-                                   if not line.lstrip().startswith(("%", "!"))))
+        tree = ast.parse(
+            "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        )
     except SyntaxError:
         return []
     findings = []
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        )
         if isinstance(node, ast.Delete):
             targets = node.targets
         for target in targets:

@@ -44,8 +44,13 @@ def course_config(root: Path | None = None, limits: Limits | None = None) -> Con
         c.CourseDirectory.root = str(root)
     # nbgrader's own steps, but a deleted test cell is put back where the source has it
     # (nbgrader's add_missing_cells would put it before the demo cells it checks).
-    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec,
-                                          RestoreMissingCells, CheckCellMetadata]
+    c.Autograde.sanitize_preprocessors = [
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        RestoreMissingCells,
+        CheckCellMetadata,
+    ]
     c.Execute.timeout = (limits or Limits()).cell_timeout_s
     # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
     # output of `import torch` comes later, and nbgrader then drops the whole notebook.

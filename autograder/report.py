@@ -104,42 +104,61 @@ def load(out: Path) -> ClassResults:
     if not grades.is_file():
         if (out / ".grading").is_dir():
             done = len(list((out / ".grading").glob("*/*.json")))
-            raise ReportError(f"{out} holds a grading run that did not finish ({done} notebooks graded, no "
-                              "grades.csv): run `python -m autograder grade SUBMISSIONS --out "
-                              f"{out}` again; it resumes where it stopped")
-        raise ReportError(f"{out} holds no grades.csv: grade the class first, "
-                          f"`python -m autograder grade SUBMISSIONS --out {out}`")
+            raise ReportError(
+                f"{out} holds a grading run that did not finish ({done} notebooks graded, no "
+                "grades.csv): run `python -m autograder grade SUBMISSIONS --out "
+                f"{out}` again; it resumes where it stopped"
+            )
+        raise ReportError(
+            f"{out} holds no grades.csv: grade the class first, "
+            f"`python -m autograder grade SUBMISSIONS --out {out}`"
+        )
     rows = _read_csv(grades)
     if not rows:
         raise ReportError(f"{grades} lists no grades: grade the class again")
     if not {"student_id", "lesson", "score", "max_score"} <= set(rows[0]):
-        raise ReportError(f"{grades} is not the grades.csv of `python -m autograder grade` "
-                          "(columns student_id, lesson, score, max_score)")
+        raise ReportError(
+            f"{grades} is not the grades.csv of `python -m autograder grade` "
+            "(columns student_id, lesson, score, max_score)"
+        )
     students = list(dict.fromkeys(r["student_id"] for r in rows))
     lessons = list(dict.fromkeys(r["lesson"] for r in rows))
     if not (out / "integrity.csv").is_file() or len(rows) < len(students) * len(lessons):
-        raise ReportError(f"the grading run into {out} did not finish ({len(rows)} of "
-                          f"{len(students) * len(lessons)} notebooks graded): run `python -m autograder "
-                          f"grade SUBMISSIONS --out {out}` again; it resumes where it stopped")
+        raise ReportError(
+            f"the grading run into {out} did not finish ({len(rows)} of "
+            f"{len(students) * len(lessons)} notebooks graded): run `python -m autograder "
+            f"grade SUBMISSIONS --out {out}` again; it resumes where it stopped"
+        )
     tests: dict[str, list[dict]] = {}
     for student in students:
         path = out / "results" / f"{student}.json"
         try:
             tests[student] = json.loads(path.read_text())["tests"] if path.is_file() else []
         except (ValueError, KeyError, TypeError) as error:
-            raise ReportError(f"{path} is not a results file of grade ({error}): grade the class again "
-                              "with --fresh") from None
+            raise ReportError(
+                f"{path} is not a results file of grade ({error}): grade the class again with --fresh"
+            ) from None
     notebooks = {}
     for row in rows:
         student, lesson = row["student_id"], row["lesson"]
         mine = [t for t in tests[student] if t["name"].startswith(f"{lesson}: ")]
         unable = [t["output"] for t in tests[student] if t["name"] == lesson]
-        cells = tuple(Cell(t["name"].split(": ", 1)[1], float(t["score"]), float(t["max_score"]),
-                           t.get("output", "")) for t in mine)
+        cells = tuple(
+            Cell(t["name"].split(": ", 1)[1], float(t["score"]), float(t["max_score"]), t.get("output", ""))
+            for t in mine
+        )
         status, message = _status(out, student, lesson) or (
-            ("graded", "") if cells else ("not graded", unable[0] if unable else "no result was found"))
-        notebooks[student, lesson] = Notebook(student, lesson, float(row["score"]), float(row["max_score"]),
-                                              status, message or (unable[0] if unable else ""), cells)
+            ("graded", "") if cells else ("not graded", unable[0] if unable else "no result was found")
+        )
+        notebooks[student, lesson] = Notebook(
+            student,
+            lesson,
+            float(row["score"]),
+            float(row["max_score"]),
+            status,
+            message or (unable[0] if unable else ""),
+            cells,
+        )
     return ClassResults(students, lessons, notebooks, _read_csv(out / "integrity.csv"))
 
 
@@ -149,10 +168,18 @@ def lesson_rows(results: ClassResults) -> list[dict]:
         books = results.of_lesson(lesson)
         submitted = [b for b in books if b.status != NOT_SUBMITTED]
         summary = summarize([b.score for b in submitted])
-        rows.append({"lesson": lesson, "max_score": books[0].max_score, "students": len(books),
-                     "submitted": len(submitted), "graded": sum(b.status == "graded" for b in books),
-                     "not_graded": sum(b.status not in ("graded", NOT_SUBMITTED) for b in books),
-                     "mean": summary.mean, "median": summary.median})
+        rows.append(
+            {
+                "lesson": lesson,
+                "max_score": books[0].max_score,
+                "students": len(books),
+                "submitted": len(submitted),
+                "graded": sum(b.status == "graded" for b in books),
+                "not_graded": sum(b.status not in ("graded", NOT_SUBMITTED) for b in books),
+                "mean": summary.mean,
+                "median": summary.median,
+            }
+        )
     return rows
 
 
@@ -180,8 +207,11 @@ def items(results: ClassResults) -> dict[str, list[Item]]:
 def diagnoses(output: str) -> list[tuple[str, str]]:
     """(tag, message) of each tagged mistake in a cell's output; only the error lines count,
     so that a student's own print cannot pose as a diagnosis."""
-    return [(m["tag"], m["message"]) for line in output.splitlines()
-            if (m := TAG.match(line.strip())) and re.match(r"^\w+(Error|Exception): ", line.strip())]
+    return [
+        (m["tag"], m["message"])
+        for line in output.splitlines()
+        if (m := TAG.match(line.strip())) and re.match(r"^\w+(Error|Exception): ", line.strip())
+    ]
 
 
 def mistakes(results: ClassResults) -> list[Mistake]:
@@ -200,11 +230,21 @@ def mistakes(results: ClassResults) -> list[Mistake]:
 
 def mistake_rows(results: ClassResults, per_lesson: list[Mistake]) -> list[dict]:
     """One row per lesson and mistake; share: of the students whose notebook was graded."""
-    graded = {lesson: sum(b.status == "graded" for b in results.of_lesson(lesson))
-              for lesson in results.lessons}
-    return [{"lesson": m.lesson, "tag": m.tag, "students": len(m.students),
-             "share": len(m.students) / graded[m.lesson], "cells": " ".join(m.cells), "message": m.message,
-             "who": " ".join(m.students)} for m in per_lesson]
+    graded = {
+        lesson: sum(b.status == "graded" for b in results.of_lesson(lesson)) for lesson in results.lessons
+    }
+    return [
+        {
+            "lesson": m.lesson,
+            "tag": m.tag,
+            "students": len(m.students),
+            "share": len(m.students) / graded[m.lesson],
+            "cells": " ".join(m.cells),
+            "message": m.message,
+            "who": " ".join(m.students),
+        }
+        for m in per_lesson
+    ]
 
 
 def class_mistakes(per_lesson: list[Mistake]) -> list[dict]:
@@ -215,18 +255,31 @@ def class_mistakes(per_lesson: list[Mistake]) -> list[dict]:
         entry["students"].update(m.students)
         entry["notebooks"] += len(m.students)
         entry.setdefault("message", m.message)
-    rows = [{"tag": tag, "students": len(e["students"]), "notebooks": e["notebooks"],
-             "lessons": " ".join(sorted(e["lessons"])), "message": e["message"],
-             "who": " ".join(sorted(e["students"]))} for tag, e in by_tag.items()]
+    rows = [
+        {
+            "tag": tag,
+            "students": len(e["students"]),
+            "notebooks": e["notebooks"],
+            "lessons": " ".join(sorted(e["lessons"])),
+            "message": e["message"],
+            "who": " ".join(sorted(e["students"])),
+        }
+        for tag, e in by_tag.items()
+    ]
     return sorted(rows, key=lambda r: (-r["students"], r["tag"]))
 
 
 def flags(results: ClassResults) -> list[dict]:
     """Integrity findings, then the notebooks that were submitted but could not be graded."""
-    rows = [{"student": r["student_id"], "lesson": r["lesson"], "kind": "integrity", "why": r["finding"]}
-            for r in results.integrity]
-    rows += [{"student": b.student, "lesson": b.lesson, "kind": b.status, "why": b.message}
-             for b in results.notebooks.values() if b.status not in ("graded", NOT_SUBMITTED)]
+    rows = [
+        {"student": r["student_id"], "lesson": r["lesson"], "kind": "integrity", "why": r["finding"]}
+        for r in results.integrity
+    ]
+    rows += [
+        {"student": b.student, "lesson": b.lesson, "kind": b.status, "why": b.message}
+        for b in results.notebooks.values()
+        if b.status not in ("graded", NOT_SUBMITTED)
+    ]
     return rows
 
 
@@ -236,11 +289,20 @@ def score_rows(results: ClassResults) -> list[dict]:
         books = [results.notebooks[student, lesson] for lesson in results.lessons]
         missing = [b.lesson for b in books if b.status == NOT_SUBMITTED]
         unable = [f"{b.lesson}: {b.status}" for b in books if b.status not in ("graded", NOT_SUBMITTED)]
-        note = "submitted nothing" if len(missing) == len(books) else "; ".join(
-            ([f"not submitted: {' '.join(missing)}"] if missing else []) + unable)
-        rows.append({"student": student, **{b.lesson: b.score for b in books},
-                     "total": sum(b.score for b in books), "max_total": sum(b.max_score for b in books),
-                     "note": note})
+        note = (
+            "submitted nothing"
+            if len(missing) == len(books)
+            else "; ".join(([f"not submitted: {' '.join(missing)}"] if missing else []) + unable)
+        )
+        rows.append(
+            {
+                "student": student,
+                **{b.lesson: b.score for b in books},
+                "total": sum(b.score for b in books),
+                "max_total": sum(b.max_score for b in books),
+                "note": note,
+            }
+        )
     return rows
 
 
@@ -261,12 +323,16 @@ def write_canvas(path: Path, results: ClassResults) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(CANVAS_FIELDS + results.lessons)
-        writer.writerow(["Points Possible", "", "", "", ""]
-                        + [_number(results.of_lesson(lesson)[0].max_score) for lesson in results.lessons])
+        writer.writerow(
+            ["Points Possible", "", "", "", ""]
+            + [_number(results.of_lesson(lesson)[0].max_score) for lesson in results.lessons]
+        )
         for student in results.students:
             books = [results.notebooks[student, lesson] for lesson in results.lessons]
-            writer.writerow([student, "", "", student, ""]
-                            + ["" if b.status == NOT_SUBMITTED else _number(b.score) for b in books])
+            writer.writerow(
+                [student, "", "", student, ""]
+                + ["" if b.status == NOT_SUBMITTED else _number(b.score) for b in books]
+            )
 
 
 def report(out: Path) -> Path:
@@ -278,18 +344,32 @@ def report(out: Path) -> Path:
     folder.mkdir(exist_ok=True)
     by_lesson = items(results)
     per_lesson = mistakes(results)
-    lessons, across, flagged, scores = (lesson_rows(results), class_mistakes(per_lesson), flags(results),
-                                        score_rows(results))
-    write_csv(folder / "lessons.csv", lessons,
-              ["lesson", "max_score", "students", "submitted", "graded", "not_graded", "mean", "median"])
+    lessons, across, flagged, scores = (
+        lesson_rows(results),
+        class_mistakes(per_lesson),
+        flags(results),
+        score_rows(results),
+    )
+    write_csv(
+        folder / "lessons.csv",
+        lessons,
+        ["lesson", "max_score", "students", "submitted", "graded", "not_graded", "mean", "median"],
+    )
     write_csv(folder / "histogram.csv", histogram_rows(results), ["lesson", "low", "high", "students"])
     hardest_first = sorted((i for lesson_items in by_lesson.values() for i in lesson_items), key=difficulty)
-    write_csv(folder / "items.csv", [{**vars(i), "flags": " ".join(i.flags)} for i in hardest_first],
-              ["lesson", "cell", "points", "students", "earned", "share", "discrimination", "flags"])
-    write_csv(folder / "mistakes.csv", mistake_rows(results, per_lesson),
-              ["lesson", "tag", "students", "share", "cells", "message", "who"])
-    write_csv(folder / "mistakes_class.csv", across,
-              ["tag", "students", "notebooks", "lessons", "message", "who"])
+    write_csv(
+        folder / "items.csv",
+        [{**vars(i), "flags": " ".join(i.flags)} for i in hardest_first],
+        ["lesson", "cell", "points", "students", "earned", "share", "discrimination", "flags"],
+    )
+    write_csv(
+        folder / "mistakes.csv",
+        mistake_rows(results, per_lesson),
+        ["lesson", "tag", "students", "share", "cells", "message", "who"],
+    )
+    write_csv(
+        folder / "mistakes_class.csv", across, ["tag", "students", "notebooks", "lessons", "message", "who"]
+    )
     write_csv(folder / "flags.csv", flagged, ["student", "lesson", "kind", "why"])
     write_csv(folder / "scores.csv", scores, ["student", *results.lessons, "total", "max_total", "note"])
     write_canvas(folder / "canvas.csv", results)

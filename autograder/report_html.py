@@ -36,8 +36,12 @@ def _table(headers: list[str], rows: list[list], classes: list[str] | None = Non
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        cells = "".join(f'<td class="num">{_fmt(v)}</td>' if isinstance(v, int | float) or v is None
-                        else f"<td>{escape(str(v))}</td>" for v in row)
+        cells = "".join(
+            f'<td class="num">{_fmt(v)}</td>'
+            if isinstance(v, int | float) or v is None
+            else f"<td>{escape(str(v))}</td>"
+            for v in row
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -56,8 +60,14 @@ def _histograms(results, lessons: list[str]) -> str:
         books = [b for b in results.of_lesson(lesson) if b.status != "missing"]
         most = results.of_lesson(lesson)[0].max_score
         bins = histogram([b.score for b in books], most)
-        ax.bar([low for low, _, _ in bins], [n for _, _, n in bins], [high - low for low, high, _ in bins],
-               align="edge", color="#4c72b0", edgecolor="white")
+        ax.bar(
+            [low for low, _, _ in bins],
+            [n for _, _, n in bins],
+            [high - low for low, high, _ in bins],
+            align="edge",
+            color="#4c72b0",
+            edgecolor="white",
+        )
         if all(high - low == 1 for low, high, _ in bins):  # a bar per score: label its middle
             ax.set_xticks([low + 0.5 for low, _, _ in bins], [f"{low:g}" for low, _, _ in bins], fontsize=7)
         ax.set_title(f"{lesson} ({len(books)} submitted)", fontsize=9)
@@ -80,11 +90,16 @@ def _mistake_bars(rows: list[dict]) -> str:
 
 
 def _items_table(lesson_items: list[Item]) -> str:
-    rows = [[i.cell, i.points, i.students, i.earned, i.share, i.discrimination, ", ".join(i.flags)]
-            for i in lesson_items]
-    classes = [" ".join(c for c, on in (("hard", "hard" in i.flags),
-                                        ("weak", "weak discrimination" in i.flags)) if on)
-               for i in lesson_items]
+    rows = [
+        [i.cell, i.points, i.students, i.earned, i.share, i.discrimination, ", ".join(i.flags)]
+        for i in lesson_items
+    ]
+    classes = [
+        " ".join(
+            c for c, on in (("hard", "hard" in i.flags), ("weak", "weak discrimination" in i.flags)) if on
+        )
+        for i in lesson_items
+    ]
     return _table(["cell", "points", "graded", "earned", "share", "discrimination", ""], rows, classes)
 
 
@@ -99,9 +114,22 @@ def page(results, lesson_rows, by_lesson, per_lesson, class_rows, flag_rows, sco
         f"<span>{graded} notebooks graded</span><span>{missing} not submitted</span>"
         f"<span>{len(flag_rows)} flags</span></p>",
         "<h2>Lessons</h2>",
-        _table(["lesson", "points", "students", "submitted", "graded", "not graded", "mean", "median"],
-               [[r["lesson"], r["max_score"], r["students"], r["submitted"], r["graded"], r["not_graded"],
-                 r["mean"], r["median"]] for r in lesson_rows]),
+        _table(
+            ["lesson", "points", "students", "submitted", "graded", "not graded", "mean", "median"],
+            [
+                [
+                    r["lesson"],
+                    r["max_score"],
+                    r["students"],
+                    r["submitted"],
+                    r["graded"],
+                    r["not_graded"],
+                    r["mean"],
+                    r["median"],
+                ]
+                for r in lesson_rows
+            ],
+        ),
         _histograms(results, results.lessons),
         "<h2>Mistakes</h2>",
         '<p class="note">Diagnosed by the hidden tests: each is a known mistake, tagged in '
@@ -110,30 +138,53 @@ def page(results, lesson_rows, by_lesson, per_lesson, class_rows, flag_rows, sco
     if class_rows:
         columns = ["tag", "students", "lessons", "message", "who"]
         parts += [_mistake_bars(class_rows), _table(columns, [[r[k] for k in columns] for r in class_rows])]
-        parts += ["<h3>Per lesson</h3>",
-                  _table(["lesson", "tag", "students", "cells", "who"],
-                         [[m.lesson, m.tag, len(m.students), " ".join(m.cells), " ".join(m.students)]
-                          for m in per_lesson])]
+        parts += [
+            "<h3>Per lesson</h3>",
+            _table(
+                ["lesson", "tag", "students", "cells", "who"],
+                [
+                    [m.lesson, m.tag, len(m.students), " ".join(m.cells), " ".join(m.students)]
+                    for m in per_lesson
+                ],
+            ),
+        ]
     else:
         parts.append("<p>No known mistake was diagnosed.</p>")
-    parts += ["<h2>Item analysis</h2>",
-              '<p class="note">Per graded cell: the share of graded students who earned its points, and '
-              "its discrimination, the correlation of the cell's score with the rest of the lesson "
-              "(— where everyone scored the same). Hardest first; highlighted: share below 0.5, "
-              "discrimination below 0.2.</p>"]
+    parts += [
+        "<h2>Item analysis</h2>",
+        '<p class="note">Per graded cell: the share of graded students who earned its points, and '
+        "its discrimination, the correlation of the cell's score with the rest of the lesson "
+        "(— where everyone scored the same). Hardest first; highlighted: share below 0.5, "
+        "discrimination below 0.2.</p>",
+    ]
     for lesson in results.lessons:
-        parts += [f"<h3>{escape(lesson)}</h3>", _items_table(by_lesson[lesson]) if by_lesson[lesson]
-                  else "<p>No notebook of this lesson was graded.</p>"]
-    parts += ["<h2>Integrity and notebooks not graded</h2>",
-              _table(["student", "lesson", "kind", "why"],
-                     [[r["student"], r["lesson"], r["kind"], r["why"]] for r in flag_rows])
-              if flag_rows else "<p>Nothing flagged.</p>",
-              "<h2>Scores</h2>",
-              _table(["student", *results.lessons, "total", "note"],
-                     [[r["student"], *[r[lesson] for lesson in results.lessons], r["total"], r["note"]]
-                      for r in score_rows]),
-              '<p class="note">Also in this folder: lessons.csv, histogram.csv, items.csv, mistakes.csv, '
-              "mistakes_class.csv, flags.csv, scores.csv, and canvas.csv for Canvas's gradebook import.</p>"]
+        parts += [
+            f"<h3>{escape(lesson)}</h3>",
+            _items_table(by_lesson[lesson])
+            if by_lesson[lesson]
+            else "<p>No notebook of this lesson was graded.</p>",
+        ]
+    parts += [
+        "<h2>Integrity and notebooks not graded</h2>",
+        _table(
+            ["student", "lesson", "kind", "why"],
+            [[r["student"], r["lesson"], r["kind"], r["why"]] for r in flag_rows],
+        )
+        if flag_rows
+        else "<p>Nothing flagged.</p>",
+        "<h2>Scores</h2>",
+        _table(
+            ["student", *results.lessons, "total", "note"],
+            [
+                [r["student"], *[r[lesson] for lesson in results.lessons], r["total"], r["note"]]
+                for r in score_rows
+            ],
+        ),
+        '<p class="note">Also in this folder: lessons.csv, histogram.csv, items.csv, mistakes.csv, '
+        "mistakes_class.csv, flags.csv, scores.csv, and canvas.csv for Canvas's gradebook import.</p>",
+    ]
     body = "\n".join(parts)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Class report</title>'
-            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Class report</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
+    )

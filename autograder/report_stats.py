@@ -77,8 +77,9 @@ class Item:
         return flags
 
 
-def item_analysis(lesson: str, cells: Sequence[str], points: dict[str, float],
-                  scores: dict[str, dict[str, float]]) -> list[Item]:
+def item_analysis(
+    lesson: str, cells: Sequence[str], points: dict[str, float], scores: dict[str, dict[str, float]]
+) -> list[Item]:
     """Items of one lesson, hardest first, then least discriminating (undefined last).
 
     Args:
@@ -93,12 +94,23 @@ def item_analysis(lesson: str, cells: Sequence[str], points: dict[str, float],
         mine = [scores[s].get(cell, 0.0) for s in students]
         rest = [totals[s] - m for s, m in zip(students, mine, strict=True)]
         earned = sum(m >= points[cell] for m in mine)
-        items.append(Item(lesson, cell, points[cell], len(students), earned,
-                          earned / len(students) if students else None, correlation(mine, rest)))
+        items.append(
+            Item(
+                lesson,
+                cell,
+                points[cell],
+                len(students),
+                earned,
+                earned / len(students) if students else None,
+                correlation(mine, rest),
+            )
+        )
     return sorted(items, key=difficulty)
 
 
 def difficulty(item: Item) -> tuple[float, float]:
     """Sort key: the hardest first, then the least discriminating; undefined values last."""
-    return (item.share if item.share is not None else 2.0,
-            item.discrimination if item.discrimination is not None else 2.0)
+    return (
+        item.share if item.share is not None else 2.0,
+        item.discrimination if item.discrimination is not None else 2.0,
+    )

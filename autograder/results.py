@@ -23,17 +23,29 @@ def gradescope_json(grades: StudentGrades, hidden: set[tuple[str, str]] = frozen
     tests = []
     for lesson in grades.lessons:
         if lesson.status != "graded":
-            tests.append({"name": lesson.lesson, "score": 0.0, "max_score": lesson.max_score,
-                          "status": "failed", "output": lesson.message, "visibility": "visible"})
+            tests.append(
+                {
+                    "name": lesson.lesson,
+                    "score": 0.0,
+                    "max_score": lesson.max_score,
+                    "status": "failed",
+                    "output": lesson.message,
+                    "visibility": "visible",
+                }
+            )
         for cell in lesson.cells:
-            tests.append({
-                "name": f"{lesson.lesson}: {cell.grade_id}",
-                "score": cell.score,
-                "max_score": cell.max_score,
-                "status": "passed" if cell.score == cell.max_score else "failed",
-                "output": cell.output,
-                "visibility": "after_published" if (lesson.lesson, cell.grade_id) in hidden else "visible",
-            })
+            tests.append(
+                {
+                    "name": f"{lesson.lesson}: {cell.grade_id}",
+                    "score": cell.score,
+                    "max_score": cell.max_score,
+                    "status": "passed" if cell.score == cell.max_score else "failed",
+                    "output": cell.output,
+                    "visibility": "after_published"
+                    if (lesson.lesson, cell.grade_id) in hidden
+                    else "visible",
+                }
+            )
     return {
         "score": sum(lesson.score for lesson in grades.lessons),
         "execution_time": round(grades.seconds, 1),
@@ -53,8 +65,12 @@ def write_grades(path: Path, rows: list[StudentGrades]) -> None:
 
 
 def write_integrity(path: Path, rows: list[StudentGrades]) -> int:
-    findings = [(g.student, lesson.lesson, finding) for g in rows for lesson in g.lessons
-                for finding in lesson.integrity]
+    findings = [
+        (g.student, lesson.lesson, finding)
+        for g in rows
+        for lesson in g.lessons
+        for finding in lesson.integrity
+    ]
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student_id", "lesson", "finding"])

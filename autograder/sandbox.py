@@ -25,8 +25,10 @@ from .limits import Limits
 
 KERNEL_NAME = "course-grading"
 RUNTIME_ENV = "AUTOGRADER_KERNEL_RUNTIME"  # where the kernel's connection file and sockets go
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or pass --no-sandbox "
-                "to run student code with your own permissions")
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), or pass --no-sandbox "
+    "to run student code with your own permissions"
+)
 
 
 def sandbox_problem() -> str | None:
@@ -35,7 +37,9 @@ def sandbox_problem() -> str | None:
         return "bubblewrap (bwrap) is not installed"
     probe = subprocess.run(
         ["bwrap", "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
-        capture_output=True, text=True)
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         return f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()}"
     return None
@@ -44,9 +48,27 @@ def sandbox_problem() -> str | None:
 def _bwrap(scratch: Path, runtime: Path) -> list[str]:
     package = Path(importlib.util.find_spec(PACKAGE).origin).parent
     readonly = {Path(sys.prefix), Path(sys.base_prefix), package}
-    argv = ["bwrap", "--die-with-parent", "--unshare-all", "--new-session", "--cap-drop", "ALL",
-            "--clearenv", "--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    argv = [
+        "bwrap",
+        "--die-with-parent",
+        "--unshare-all",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--tmpfs",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+    ]
     for name in ("bin", "lib", "lib64", "sbin"):
         if Path(f"/{name}").is_symlink():
             argv += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
@@ -54,15 +76,29 @@ def _bwrap(scratch: Path, runtime: Path) -> list[str]:
             argv += ["--ro-bind", f"/{name}", f"/{name}"]
     for path in sorted(readonly):
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
-             "--remount-ro", "/", "--chdir", str(scratch)]
-    env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": str(scratch),
-           "MPLCONFIGDIR": str(runtime / "matplotlib"), "LANG": "C.UTF-8",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-           # nbgrader's "being graded" flag: lessons skip their long runs when it is set.
-           "NBGRADER_EXECUTION": "autograde",
-           # Figures are drawn, not rendered to PNG for the feedback: seconds saved per lesson.
-           "MPLBACKEND": "Agg"}
+    argv += [
+        "--bind",
+        str(scratch),
+        str(scratch),
+        "--bind",
+        str(runtime),
+        str(runtime),
+        "--remount-ro",
+        "/",
+        "--chdir",
+        str(scratch),
+    ]
+    env = {
+        "PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin",
+        "HOME": str(scratch),
+        "MPLCONFIGDIR": str(runtime / "matplotlib"),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        # nbgrader's "being graded" flag: lessons skip their long runs when it is set.
+        "NBGRADER_EXECUTION": "autograde",
+        # Figures are drawn, not rendered to PNG for the feedback: seconds saved per lesson.
+        "MPLBACKEND": "Agg",
+    }
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return argv
@@ -76,14 +112,30 @@ def install_kernel(jupyter_path: Path, scratch: Path, runtime: Path, limits: Lim
     for cached in Path(matplotlib.get_cachedir()).glob("fontlist-*.json"):
         shutil.copy(cached, runtime / "matplotlib" / cached.name)
     argv = _bwrap(scratch, runtime) if limits.sandbox else []
-    argv += ["prlimit", f"--as={limits.memory_bytes}", sys.executable, "-m", "ipykernel_launcher",
-             "-f", "{connection_file}"]
+    argv += [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+    ]
     spec = jupyter_path / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps(
-        # A signal would reach bubblewrap, not Python: interrupt through the kernel's own channel.
-        {"argv": argv, "display_name": "Python 3 (grading)", "language": "python",
-         "env": {"MPLBACKEND": "Agg"}, "interrupt_mode": "message"}, indent=1))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            # A signal would reach bubblewrap, not Python: interrupt through the kernel's own channel.
+            {
+                "argv": argv,
+                "display_name": "Python 3 (grading)",
+                "language": "python",
+                "env": {"MPLBACKEND": "Agg"},
+                "interrupt_mode": "message",
+            },
+            indent=1,
+        )
+    )
 
 
 class GradingKernelManager(AsyncKernelManager):

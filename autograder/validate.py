@@ -66,8 +66,13 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return (not self.problem and not self.changed and not self.deleted and bool(self.tests)
-                and all(t.passed for t in self.tests))
+        return (
+            not self.problem
+            and not self.changed
+            and not self.deleted
+            and bool(self.tests)
+            and all(t.passed for t in self.tests)
+        )
 
 
 def _grade_id(cell) -> str | None:
@@ -80,11 +85,17 @@ def _locked_ids(nb) -> list[str]:
 
 # -- which released lesson ----------------------------------------------------
 
+
 def _committed(path: Path) -> nbformat.NotebookNode | None:
     """``path`` as last committed to git, if it is tracked."""
     try:
-        shown = subprocess.run(["git", "show", f"HEAD:./{path.name}"], cwd=path.parent,
-                               capture_output=True, text=True, timeout=30)
+        shown = subprocess.run(
+            ["git", "show", f"HEAD:./{path.name}"],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if shown.returncode != 0:
@@ -103,8 +114,10 @@ def _guess_lesson(notebook: Path, nb, lessons: Path) -> str | None:
         if name in known:
             return name
     ours = set(_locked_ids(nb))
-    overlaps = {lesson: len(ours & set(_locked_ids(nbformat.read(notebook_path(lessons, lesson), 4))))
-                for lesson in known}
+    overlaps = {
+        lesson: len(ours & set(_locked_ids(nbformat.read(notebook_path(lessons, lesson), 4))))
+        for lesson in known
+    }
     best = max(overlaps, key=overlaps.get, default=None)
     return best if best is not None and overlaps[best] > 0 else None
 
@@ -123,6 +136,7 @@ def find_released(notebook: Path, nb, lessons: Path = LESSONS) -> Released | Non
 
 
 # -- comparing with it ----------------------------------------------------------
+
 
 def locked_cell_changes(nb, released) -> tuple[list[str], list[str]]:
     """(changed, deleted): grade_ids of the released lesson's locked cells that ``nb``
@@ -149,8 +163,11 @@ def as_graded(nb, released) -> nbformat.NotebookNode:
     original = {_grade_id(c): c for c in released.cells if _grade_id(c)}
     for index, cell in enumerate(nb.cells):
         source = original.get(_grade_id(cell))
-        if source is not None and utils.is_locked(source) and \
-                utils.compute_checksum(cell) != source.metadata.nbgrader["checksum"]:
+        if (
+            source is not None
+            and utils.is_locked(source)
+            and utils.compute_checksum(cell) != source.metadata.nbgrader["checksum"]
+        ):
             nb.cells[index] = copy.deepcopy(source)
     restore_missing(nb, released, copy.deepcopy)
     return nb
@@ -158,16 +175,17 @@ def as_graded(nb, released) -> nbformat.NotebookNode:
 
 # -- running it -------------------------------------------------------------------
 
+
 def _validator(timeout: int) -> Validator:
     config = course_config()  # the grader's Execute settings, in the student's own kernel
     config.Execute.timeout = timeout
-    return Validator(config=config,
-                     preprocessors=[CheckCellMetadata, ClearOutput, Execute, StderrToStdout])
+    return Validator(config=config, preprocessors=[CheckCellMetadata, ClearOutput, Execute, StderrToStdout])
 
 
 def _error(cell) -> str:
-    errors = [f"{o.ename}: {o.evalue}" if o.evalue else o.ename
-              for o in cell.outputs if o.output_type == "error"]
+    errors = [
+        f"{o.ename}: {o.evalue}" if o.evalue else o.ename for o in cell.outputs if o.output_type == "error"
+    ]
     if any(e.startswith("NotImplementedError") for e in errors):
         errors.append("(an exercise it uses is not written yet)")
     return " ".join(errors) or "passed only some of its checks"
@@ -205,34 +223,50 @@ def validate_notebook(notebook: Path, lessons: Path = LESSONS, timeout: int = CE
     try:
         tests = run_tests(nb, notebook.parent, timeout)
     except Exception as error:  # noqa: BLE001 - a dead kernel, a broken cell's metadata
-        return Report(notebook, released, changed=changed, deleted=tuple(deleted),
-                      problem=f"the notebook could not be run: {type(error).__name__}: {error}")
+        return Report(
+            notebook,
+            released,
+            changed=changed,
+            deleted=tuple(deleted),
+            problem=f"the notebook could not be run: {type(error).__name__}: {error}",
+        )
     return Report(notebook, released, tuple(tests), changed, tuple(deleted))
 
 
 # -- telling the student --------------------------------------------------------
 
+
 def format_report(report: Report) -> str:
     lesson = report.released.lesson if report.released else None
     lines = [f"{report.notebook}" + (f" (lesson {lesson})" if lesson else "")]
     if report.released is None and not report.problem:
-        lines.append("  note: no released copy of this lesson found to compare with: edited test cells "
-                     "are found by their checksums, deleted ones cannot be")
+        lines.append(
+            "  note: no released copy of this lesson found to compare with: edited test cells "
+            "are found by their checksums, deleted ones cannot be"
+        )
     for test in report.tests:
         lines.append(f"  ✓ {test.grade_id}" if test.passed else f"  ✗ {test.grade_id}: {test.error}")
     for grade_id in report.changed:
-        lines.append(f"  ✗ changed: {grade_id} must not be edited; the grader runs it as released, "
-                     "and so did this check. Undo your edit (copy the cell from the released lesson).")
+        lines.append(
+            f"  ✗ changed: {grade_id} must not be edited; the grader runs it as released, "
+            "and so did this check. Undo your edit (copy the cell from the released lesson)."
+        )
     for grade_id in report.deleted:
         lines.append(f"  ✗ deleted: {grade_id} is missing; copy it back from the released lesson.")
     if report.problem:
         lines.append(f"  ✗ {report.problem}")
     passing = sum(t.passed for t in report.tests)
-    lines.append(f"  {passing} of {len(report.tests)} test cells pass their visible tests"
-                 + (f"; {len(report.changed)} locked cells changed" if report.changed else "")
-                 + (f"; {len(report.deleted)} deleted" if report.deleted else "") + ".")
-    lines.append("  Ready to submit: hidden tests decide the grade." if report.ok
-                 else "  Not ready: fix every ✗ above before you submit.")
+    lines.append(
+        f"  {passing} of {len(report.tests)} test cells pass their visible tests"
+        + (f"; {len(report.changed)} locked cells changed" if report.changed else "")
+        + (f"; {len(report.deleted)} deleted" if report.deleted else "")
+        + "."
+    )
+    lines.append(
+        "  Ready to submit: hidden tests decide the grade."
+        if report.ok
+        else "  Not ready: fix every ✗ above before you submit."
+    )
     return "\n".join(lines)
 
 

@@ -58,8 +58,11 @@ def lesson_cells(gradebook_db: Path) -> dict[str, tuple[float, set[str]]]:
 
 
 def _which_lesson(nb, lessons: dict[str, tuple[float, set[str]]]) -> str | None:
-    names = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-             if "grade_id" in c.get("metadata", {}).get("nbgrader", {})}
+    names = {
+        c.metadata["nbgrader"]["grade_id"]
+        for c in nb.cells
+        if "grade_id" in c.get("metadata", {}).get("nbgrader", {})
+    }
     overlap = {lesson: len(names & cells) for lesson, (_, cells) in lessons.items()}
     best = max(overlap, key=overlap.get, default=None)
     return best if best is not None and overlap[best] > 0 else None
@@ -106,24 +109,30 @@ def precheck(submitted: Path, lesson: str, lessons: dict) -> tuple[str, str] | N
         return "invalid", f"{lesson}.ipynb is not a valid notebook: {str(error)[:300]}"
     found = _which_lesson(nb, lessons)
     if found is not None and found != lesson:
-        return "wrong lesson", (f"{lesson}.ipynb holds the notebook of lesson {found}: "
-                                "submit each lesson in its own folder")
+        return "wrong lesson", (
+            f"{lesson}.ipynb holds the notebook of lesson {found}: submit each lesson in its own folder"
+        )
     return None
 
 
 def _failure(log: str, limits: Limits) -> tuple[str, str]:
     if "CellTimeoutError" in log:
-        return "timeout", (f"a cell ran longer than {limits.cell_timeout_s} s and did not stop when "
-                           "interrupted (an endless loop?); every cell must finish in that time")
+        return "timeout", (
+            f"a cell ran longer than {limits.cell_timeout_s} s and did not stop when "
+            "interrupted (an endless loop?); every cell must finish in that time"
+        )
     if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log:
-        return "kernel died", ("the Python kernel died while running your notebook (os._exit, sys.exit "
-                               "in a loop, running out of memory, or a crash); run it top to bottom "
-                               "with Restart Kernel and Run All Cells to find the cell")
+        return "kernel died", (
+            "the Python kernel died while running your notebook (os._exit, sys.exit "
+            "in a loop, running out of memory, or a crash); run it top to bottom "
+            "with Restart Kernel and Run All Cells to find the cell"
+        )
     return "error", "the grader could not run your notebook: run it top to bottom and fix the first error"
 
 
-def grade_notebook(template: Path, workdir: Path, student: str, submitted: Path, lesson: str,
-                   limits: Limits) -> LessonResult:
+def grade_notebook(
+    template: Path, workdir: Path, student: str, submitted: Path, lesson: str, limits: Limits
+) -> LessonResult:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "source").symlink_to(template / "source")
     shutil.copy(template / "gradebook.db", workdir / "gradebook.db")
@@ -154,21 +163,36 @@ def grade_notebook(template: Path, workdir: Path, student: str, submitted: Path,
     with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}", COURSE_ID) as gb:
         notebook = gb.find_submission_notebook(lesson, lesson, student)
         order = list(outputs)
-        grades = sorted(notebook.grades,
-                        key=lambda g: order.index(g.name) if g.name in order else len(order))
-        cells = [CellResult(g.name, float(g.score), float(g.max_score), outputs.get(g.name, ""))
-                 for g in grades]
-        findings += [f"{c.grade_id}: {c.output.strip().splitlines()[-1]}" for c in cells
-                     if "IntegrityError" in c.output]
-        return LessonResult(lesson, "graded", float(notebook.score), float(notebook.max_score),
-                            cells=cells, integrity=findings)
+        grades = sorted(notebook.grades, key=lambda g: order.index(g.name) if g.name in order else len(order))
+        cells = [
+            CellResult(g.name, float(g.score), float(g.max_score), outputs.get(g.name, "")) for g in grades
+        ]
+        findings += [
+            f"{c.grade_id}: {c.output.strip().splitlines()[-1]}"
+            for c in cells
+            if "IntegrityError" in c.output
+        ]
+        return LessonResult(
+            lesson,
+            "graded",
+            float(notebook.score),
+            float(notebook.max_score),
+            cells=cells,
+            integrity=findings,
+        )
 
 
 def main(job_file: str) -> None:
     job = json.loads(Path(job_file).read_text())
     workdir = Path(job["workdir"])
-    result = grade_notebook(Path(job["template"]), workdir, job["student"], Path(job["submitted"]),
-                            job["lesson"], Limits(**job["limits"]))
+    result = grade_notebook(
+        Path(job["template"]),
+        workdir,
+        job["student"],
+        Path(job["submitted"]),
+        job["lesson"],
+        Limits(**job["limits"]),
+    )
     (workdir / "result.json").write_text(json.dumps(asdict(result), indent=1))
 
 

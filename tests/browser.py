@@ -25,9 +25,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 # Headless Chromium on a closed network: no sandbox (CI runs as root), no GPU, and none of
 # the background connections to Google's services that the network refuses.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
 SERVER_START_S = 90
@@ -57,8 +65,9 @@ class Lab:
 
 
 @contextmanager
-def jupyter_lab(notebooks: Path, state: Path, config: str = "student", cwd: Path = ROOT,
-                expose_app: bool = False):
+def jupyter_lab(
+    notebooks: Path, state: Path, config: str = "student", cwd: Path = ROOT, expose_app: bool = False
+):
     """Start JupyterLab on ``notebooks`` the way `make lab` (config "student") or
     `make formgrader` (config "instructor") does; ``state`` holds its own Jupyter folders
     and log. ``expose_app`` lets the test call JupyterLab's commands (window.jupyterapp).
@@ -82,9 +91,14 @@ def jupyter_lab(notebooks: Path, state: Path, config: str = "student", cwd: Path
     for _ in range(3):  # another process may take the free port before the server does
         port = free_port()
         command = [
-            str(Path(bin_dir) / "jupyter"), "lab", "--no-browser",
-            f"--ServerApp.root_dir={notebooks}", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            str(Path(bin_dir) / "jupyter"),
+            "lab",
+            "--no-browser",
+            f"--ServerApp.root_dir={notebooks}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
         ]
         if os.geteuid() == 0:
             command.append("--allow-root")  # as make adds it for root
@@ -93,8 +107,9 @@ def jupyter_lab(notebooks: Path, state: Path, config: str = "student", cwd: Path
         lab = Lab(port, token, notebooks, log)
         with open(log, "wb") as out:
             # In the course's root, as make runs it: nbgrader reads nbgrader_config.py there.
-            server = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+            server = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
             try:
                 if _wait_until_up(lab, server):
                     yield lab
@@ -160,22 +175,34 @@ def copy_lessons(source: Path, dest: Path) -> Path:
 
 
 def chromium_missing_message() -> str:
-    return (f"{CHROMIUM} not found: the browser tests need Debian's Chromium. "
-            "Install it with `apt-get install chromium` (.ci/run does).")
+    return (
+        f"{CHROMIUM} not found: the browser tests need Debian's Chromium. "
+        "Install it with `apt-get install chromium` (.ci/run does)."
+    )
 
 
 # -- the notebooks --------------------------------------------------------------------
 
+
 def solved(source: str) -> str:
     """A solution cell's source without nbgrader's markers: what a student who got it
     right would have typed."""
-    return "\n".join(line for line in source.splitlines()
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line) + "\n"
+    return (
+        "\n".join(
+            line
+            for line in source.splitlines()
+            if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+        )
+        + "\n"
+    )
 
 
 def solutions_by_id(solution_nb) -> dict[str, str]:
-    return {c.metadata.nbgrader["grade_id"]: solved(c.source) for c in solution_nb.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    return {
+        c.metadata.nbgrader["grade_id"]: solved(c.source)
+        for c in solution_nb.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
 
 
 def is_solution_cell(cell) -> bool:
@@ -196,9 +223,12 @@ def wait_for_notebook(page, n_cells: int) -> None:
     """The notebook is open, every cell is in the page and the kernel is idle."""
     page.wait_for_function(
         "([selector, n]) => document.querySelectorAll(selector).length === n",
-        arg=[CELLS, n_cells], timeout=CELL_RUN_S * 1000)
+        arg=[CELLS, n_cells],
+        timeout=CELL_RUN_S * 1000,
+    )
     page.locator(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-        timeout=CELL_RUN_S * 1000)
+        timeout=CELL_RUN_S * 1000
+    )
 
 
 def set_cell_source(page, index: int, source: str) -> None:
@@ -235,7 +265,9 @@ def wait_until_run(page) -> list[str]:
             const idle = document.querySelector(
                 "{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']");
             return /\\d/.test(prompts[0] || '') && idle && !prompts.some(p => p.includes('*'));
-        }}""", timeout=CELL_RUN_S * 1000 * 3)
+        }}""",
+        timeout=CELL_RUN_S * 1000 * 3,
+    )
     return page.evaluate(_PROMPTS)
 
 
@@ -275,7 +307,8 @@ def screenshot(page, name: str, locator=None) -> Path:
 def show_last_error(page) -> None:
     """Scroll nbgrader's result dialog to the end of its first error: the message."""
     page.locator("#validation-message .jp-RenderedText pre").nth(1).evaluate(
-        "pre => pre.scrollIntoView({block: 'end'})")
+        "pre => pre.scrollIntoView({block: 'end'})"
+    )
 
 
 class Clock:

@@ -16,8 +16,11 @@ def _missing(system: str) -> str | None:
         problem = sandbox_problem()
         return problem and f"no grading sandbox: {problem} (scripts/system-deps.sh installs it)"
     if system == "chromium":
-        return None if CHROMIUM.is_file() and shutil.which(str(CHROMIUM)) else (
-            f"{CHROMIUM} is missing (scripts/system-deps.sh installs Debian's chromium)")
+        return (
+            None
+            if CHROMIUM.is_file() and shutil.which(str(CHROMIUM))
+            else (f"{CHROMIUM} is missing (scripts/system-deps.sh installs Debian's chromium)")
+        )
     raise ValueError(f"unknown system requirement {system!r}")
 
 
@@ -38,14 +41,19 @@ def pytest_configure(config):
     worker; pytest 9 ignores the group suffix that pytest-xdist 3.8 adds, and the fixtures
     silently run once per worker instead."""
     if config.getoption("dist", "no") == "loadgroup" and int(pytest.__version__.split(".")[0]) >= 9:
-        raise pytest.UsageError(f"pytest {pytest.__version__} breaks pytest-xdist's --dist loadgroup: "
-                                "install the versions pyproject.toml pins (make install)")
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} breaks pytest-xdist's --dist loadgroup: "
+            "install the versions pyproject.toml pins (make install)"
+        )
 
 
 def pytest_terminal_summary(terminalreporter):
     """Report what each wrong implementation lost (tests/test_wrong_implementations.py)."""
-    reports = [r for r in terminalreporter.stats.get("passed", [])
-               if any(key == "caught" for key, _ in r.user_properties)]
+    reports = [
+        r
+        for r in terminalreporter.stats.get("passed", [])
+        if any(key == "caught" for key, _ in r.user_properties)
+    ]
     if not reports:
         return
     terminalreporter.section("what the wrong implementations lost")

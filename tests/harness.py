@@ -53,19 +53,25 @@ class LessonKernel:
     namespace, must still earn full marks.
     """
 
-    RESTORE = ("import matplotlib.pyplot, torch\n"
-               "matplotlib.pyplot.close('all')\n"
-               "torch.set_grad_enabled(True)\n"
-               "torch.set_default_dtype(torch.float32)")
+    RESTORE = (
+        "import matplotlib.pyplot, torch\n"
+        "matplotlib.pyplot.close('all')\n"
+        "torch.set_grad_enabled(True)\n"
+        "torch.set_default_dtype(torch.float32)"
+    )
     RESET = RESTORE + "\n%reset -f"
 
     def __init__(self, lesson: str, timeout: int = 300):
         self.lesson = lesson
         self.solution = load(lesson)
         self._ran = 0
-        self._client = NotebookClient(nbformat.v4.new_notebook(), kernel_name="python3",
-                                      timeout=timeout, allow_errors=True,
-                                      resources={"metadata": {"path": str(SOLUTIONS / lesson)}})
+        self._client = NotebookClient(
+            nbformat.v4.new_notebook(),
+            kernel_name="python3",
+            timeout=timeout,
+            allow_errors=True,
+            resources={"metadata": {"path": str(SOLUTIONS / lesson)}},
+        )
         self._kernel = self._client.setup_kernel()
         self._kernel.__enter__()
         self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
@@ -83,8 +89,11 @@ class LessonKernel:
                 cell.outputs = []  # scored as not run: only this run's cells count
         self._execute(self.solution, range(index, last + 1))
         self._ran = max(self._ran, last + 1)
-        repaired = {grade_id(c): _grade(c, i) for i, c in enumerate(self.solution.cells)
-                    if index <= i <= last and is_grade(c) and c.cell_type == "code"}
+        repaired = {
+            grade_id(c): _grade(c, i)
+            for i, c in enumerate(self.solution.cells)
+            if index <= i <= last and is_grade(c) and c.cell_type == "code"
+        }
         if any(score < most for score, most in repaired.values()):
             # The wrong version left state the solution's cells do not redefine: start over.
             self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
@@ -102,7 +111,8 @@ class LessonKernel:
         if lost:
             raise AssertionError(
                 f"{self.lesson}: after the wrong implementations ran, the solution lost points in "
-                f"the same kernel {lost}: one of them left state behind that RESET does not clear")
+                f"the same kernel {lost}: one of them left state behind that RESET does not clear"
+            )
 
     def _execute(self, nb, indices=None, stop_at_loss: bool = False) -> int:
         """Run ``nb``'s cells at ``indices`` (all by default) in place, outputs stored in
@@ -134,8 +144,11 @@ def _grade(cell, index: int) -> tuple[float, float]:
 
 def scores(nb) -> dict[str, tuple[float, float]]:
     """grade_id -> (score, max_score) for every grade cell, as the grader scores it."""
-    return {grade_id(cell): _grade(cell, index) for index, cell in enumerate(nb.cells)
-            if is_grade(cell) and cell.cell_type == "code"}
+    return {
+        grade_id(cell): _grade(cell, index)
+        for index, cell in enumerate(nb.cells)
+        if is_grade(cell) and cell.cell_type == "code"
+    }
 
 
 def failure(nb, cell_id: str) -> str:
@@ -161,8 +174,7 @@ def _marked_lines(lesson: str, begin: str, end: str) -> list[str]:
             else:
                 public.add(line.strip())
     visible = "\n".join(public)
-    return [line for line in marked
-            if len(line) > 25 and not line.startswith("#") and line not in visible]
+    return [line for line in marked if len(line) > 25 and not line.startswith("#") and line not in visible]
 
 
 def hidden_test_lines(lesson: str) -> list[str]:

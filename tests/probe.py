@@ -10,8 +10,14 @@ LESSONS = ("01_probe", "02_probe")
 
 
 def _meta(grade_id, *, grade=False, solution=False, locked=True, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
+    meta = {
+        "grade": grade,
+        "grade_id": grade_id,
+        "locked": locked,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
@@ -21,15 +27,22 @@ def solution_notebook(lesson: str) -> nbformat.NotebookNode:
     tag = lesson.split("_")[0]
     cells = [
         new_markdown_cell(f"# Probe {tag}"),
-        new_code_cell("import torch\nfrom transformer_course.checks import expect_close",
-                      metadata=_meta(f"setup_{tag}")),
-        new_code_cell("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
-                      metadata=_meta(f"answer_{tag}", solution=True, locked=False)),
-        new_code_cell('print("report:", globals().get("report"))\n'
-                      'expect_close(torch.tensor(float(answer())), torch.tensor(42.0), "answer()")',
-                      metadata=_meta(f"test_answer_{tag}", grade=True, points=2)),
-        new_code_cell("### BEGIN HIDDEN TESTS\nassert answer() + 1 == 43, 'SECRET_PROBE_CHECK'\n"
-                      "### END HIDDEN TESTS", metadata=_meta(f"test_hidden_{tag}", grade=True, points=1)),
+        new_code_cell(
+            "import torch\nfrom transformer_course.checks import expect_close", metadata=_meta(f"setup_{tag}")
+        ),
+        new_code_cell(
+            "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
+            metadata=_meta(f"answer_{tag}", solution=True, locked=False),
+        ),
+        new_code_cell(
+            'print("report:", globals().get("report"))\n'
+            'expect_close(torch.tensor(float(answer())), torch.tensor(42.0), "answer()")',
+            metadata=_meta(f"test_answer_{tag}", grade=True, points=2),
+        ),
+        new_code_cell(
+            "### BEGIN HIDDEN TESTS\nassert answer() + 1 == 43, 'SECRET_PROBE_CHECK'\n### END HIDDEN TESTS",
+            metadata=_meta(f"test_hidden_{tag}", grade=True, points=1),
+        ),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -6,10 +6,34 @@ import torch
 
 from transformer_course.bench import BenchConfig, TorchTransformer, main, step_flops
 
-SMALL = ["--device", "cpu", "--threads", "1", "--d-model", "16", "--num-heads", "2",
-         "--num-layers", "1", "--d-ff", "32", "--vocab", "20", "--batch-size", "4",
-         "--src-len", "5", "--tgt-len", "3", "--steps", "2", "--rounds", "1",
-         "--matmul-size", "64"]
+SMALL = [
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+    "--d-model",
+    "16",
+    "--num-heads",
+    "2",
+    "--num-layers",
+    "1",
+    "--d-ff",
+    "32",
+    "--vocab",
+    "20",
+    "--batch-size",
+    "4",
+    "--src-len",
+    "5",
+    "--tgt-len",
+    "3",
+    "--steps",
+    "2",
+    "--rounds",
+    "1",
+    "--matmul-size",
+    "64",
+]
 
 
 def test_bench_json_rows_have_the_keys(tmp_path):
@@ -17,8 +41,13 @@ def test_bench_json_rows_have_the_keys(tmp_path):
     written = json.loads((tmp_path / "bench.json").read_text())
     assert isinstance(written, list) and len(written) == len(rows) == 7
     for row in written:
-        for key in ("name", "tokens_per_second", "ratio_vs_nn_transformer", "gflops",
-                    "fraction_of_matmul_peak"):
+        for key in (
+            "name",
+            "tokens_per_second",
+            "ratio_vs_nn_transformer",
+            "gflops",
+            "fraction_of_matmul_peak",
+        ):
             assert key in row, key
         assert row["gflops"] > 0
     by_name = {r["name"]: r for r in written}
@@ -32,14 +61,14 @@ def test_bench_json_rows_have_the_keys(tmp_path):
 def test_step_flops_counts_every_linear_layer():
     # Independent count: 2 FLOPs per multiply-add of every Linear applied to each token it
     # sees, plus the two attention matmuls; forward + backward = 3 forwards.
-    c = BenchConfig(d_model=8, num_heads=2, num_layers=3, d_ff=12, vocab=10, batch_size=2,
-                    src_len=5, tgt_len=4)
+    c = BenchConfig(
+        d_model=8, num_heads=2, num_layers=3, d_ff=12, vocab=10, batch_size=2, src_len=5, tgt_len=4
+    )
     model = TorchTransformer(c)
     linear_macs = 0
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
-            tokens = c.tgt_len if name.startswith(("transformer.decoder", "generator")) \
-                else c.src_len
+            tokens = c.tgt_len if name.startswith(("transformer.decoder", "generator")) else c.src_len
             linear_macs += module.in_features * module.out_features * tokens
         if isinstance(module, torch.nn.MultiheadAttention):
             d = c.d_model

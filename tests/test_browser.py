@@ -111,7 +111,8 @@ def test_a_student_answers_lesson_01_and_validates(page, student_lab):
     menus = page.locator("#jp-MainMenu .lm-MenuBar-itemLabel").all_inner_texts()
     assert "Nbgrader" not in menus, f"instructor menu shown to students: {menus}"
     sidebars = page.locator(".jp-SideBar .lm-TabBar-tab").evaluate_all(
-        "tabs => tabs.map(t => (t.getAttribute('title') || '') + ' ' + t.textContent)")
+        "tabs => tabs.map(t => (t.getAttribute('title') || '') + ' ' + t.textContent)"
+    )
     assert not [t for t in sidebars if "Assignment" in t or "Formgrader" in t], sidebars
     with pytest.raises(urllib.error.HTTPError, match="404"):  # formgrader's server side is off too
         urllib.request.urlopen(student_lab.url("formgrader"), timeout=30)
@@ -124,7 +125,8 @@ def test_a_student_answers_lesson_01_and_validates(page, student_lab):
     prompts = b.run_all(page)
     clock.lap("run all")
     assert all(p[1:-2].strip().isdigit() for p in prompts), (
-        f"not every cell ran: {prompts}\n{b.first_error(page)}")
+        f"not every cell ran: {prompts}\n{b.first_error(page)}"
+    )
     assert not b.first_error(page), f"a correct answer printed errors: {b.first_error(page)}"
     assert not _render_problems(page)
     first_test = next(i for i, c in enumerate(nb.cells) if is_grade(c) and EXERCISE in b.grade_id(c))
@@ -163,14 +165,16 @@ def test_a_student_answers_lesson_01_and_validates(page, student_lab):
     b.close_dialog(page)
 
     assert page.locator(".Toastify__toast").count() == 0, (
-        f"pop-ups shown: {page.locator('.Toastify__toast').all_inner_texts()}")
+        f"pop-ups shown: {page.locator('.Toastify__toast').all_inner_texts()}"
+    )
     assert not page.problems, f"JavaScript errors in the page: {page.problems}"
 
 
 def _hangul_fonts() -> str:
     try:
-        return subprocess.run(["fc-list", ":lang=ko", "family"], capture_output=True, text=True,
-                              timeout=30).stdout.strip()
+        return subprocess.run(
+            ["fc-list", ":lang=ko", "family"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
     except OSError:
         return ""
 
@@ -179,8 +183,10 @@ def test_every_lesson_renders(page, student_lab):
     """Each lesson as a student first sees it, opened and run (Run All stops at the first
     exercise not yet written): markdown and LaTeX render, the pictures drawn before that
     point load, Korean labels find their glyphs, nothing else fails or pops up."""
-    assert _hangul_fonts(), ("no font with Hangul glyphs: Korean text in the lessons' plots would be "
-                             "boxes. Install one: `apt-get install fonts-nanum` (.ci/run does)")
+    assert _hangul_fonts(), (
+        "no font with Hangul glyphs: Korean text in the lessons' plots would be "
+        "boxes. Install one: `apt-get install fonts-nanum` (.ci/run does)"
+    )
     lessons = lesson_ids(LESSONS)
     assert lessons, f"no lessons in {LESSONS}: run `make release`"
     page.goto(student_lab.url("lab?reset"))
@@ -198,8 +204,9 @@ def _render_lesson(page, lab, lesson: str) -> list[str]:
     clock = b.Clock()
     shutil.rmtree(lab.root / lesson)  # as released: another test may have answered it
     shutil.copytree(LESSONS / lesson, lab.root / lesson)
-    page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})",
-                  f"{lesson}/{lesson}.ipynb")
+    page.evaluate(
+        "path => window.jupyterapp.commands.execute('docmanager:open', {path})", f"{lesson}/{lesson}.ipynb"
+    )
     b.wait_for_notebook(page, len(_lesson(lesson).cells))
     b.screenshot(page, f"lesson-{lesson}.png")
     clock.lap(f"{lesson}: open")
@@ -230,23 +237,27 @@ def _output_problems(nb) -> list[str]:
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.output_type == "error" and not (
-                    is_grade(cell) or output.ename == "NotImplementedError"):
+                is_grade(cell) or output.ename == "NotImplementedError"
+            ):
                 problems.append(f"cell {index} raised {output.ename}: {output.evalue}")
             elif output.output_type == "stream" and output.name == "stderr":
                 text = output.text
                 if "Glyph" in text and "missing" in text:
                     problems.append(f"cell {index}: a plot's font lacks glyphs: {text[:300]}")
                 elif is_grade(cell):
-                    problems.append(f"test cell {b.grade_id(cell)} writes to stderr, so nbgrader's "
-                                    f"Validate button reports it failed: {text[:300]}")
+                    problems.append(
+                        f"test cell {b.grade_id(cell)} writes to stderr, so nbgrader's "
+                        f"Validate button reports it failed: {text[:300]}"
+                    )
     return problems
 
 
 def _render_problems(page) -> list[str]:
     """What a reader would see broken, once MathJax and the images have had time to finish."""
     try:
-        page.wait_for_function(f"(panel) => ({RENDER_CHECKS})(panel).length === 0", arg=b.PANEL,
-                               timeout=30_000)
+        page.wait_for_function(
+            f"(panel) => ({RENDER_CHECKS})(panel).length === 0", arg=b.PANEL, timeout=30_000
+        )
     except PlaywrightTimeout:
         pass
     return page.evaluate(RENDER_CHECKS, b.PANEL)
@@ -322,13 +333,16 @@ def test_the_class_report_renders_offline(chromium, tmp_path):
         page.get_by_role("heading", name="Class report").wait_for()
         images = page.locator("img")
         assert images.count() == 2
-        assert all(page.evaluate("i => i.complete && i.naturalWidth > 0", images.nth(n).element_handle())
-                   for n in range(images.count())), "a plot did not render"
+        assert all(
+            page.evaluate("i => i.complete && i.naturalWidth > 0", images.nth(n).element_handle())
+            for n in range(images.count())
+        ), "a plot did not render"
         assert page.get_by_role("cell", name="qkv-outputs-swapped", exact=True).count() == 2
         b.screenshot(page, "instructor-class-report.png")
     finally:
         context.close()
     assert not fetched, f"the report fetched from the network: {fetched}"
+
 
 # -- The attention explorer (transformer_course/explorer), offline ---------------------------
 
@@ -397,8 +411,10 @@ def _open_and_run(page, lab, path: str, n_cells: int):
         b.wait_until_run(page)
     except PlaywrightTimeout:
         b.screenshot(page, f"explorer-run-failed-{path.split('/')[0]}.png")
-        raise AssertionError(f"{path} did not finish running: prompts {page.evaluate(b._PROMPTS)}, "
-                             f"server log:\n{lab.log_tail(2000)}") from None
+        raise AssertionError(
+            f"{path} did not finish running: prompts {page.evaluate(b._PROMPTS)}, "
+            f"server log:\n{lab.log_tail(2000)}"
+        ) from None
     assert not b.first_error(page), f"{path} printed errors:\n{b.first_error(page)}"
     explorer = page.locator(EXPLORER)
     explorer.wait_for(timeout=b.CELL_RUN_S * 1000)
@@ -419,7 +435,8 @@ def _wait_for(page, explorer, key: str, text: str) -> None:
 
 def _matrix(explorer) -> list[list[str]]:
     return explorer.locator(".tc-matrix tbody tr").evaluate_all(
-        "rows => rows.map(r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))")
+        "rows => rows.map(r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))"
+    )
 
 
 def _shoot(page, explorer, name: str) -> None:
@@ -503,14 +520,16 @@ model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads
 
 def _tiny_model():
     torch.manual_seed(0)
-    return Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64,
-                       dropout=0.0)
+    return Transformer(
+        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64, dropout=0.0
+    )
 
 
 def _wait_for_source(page, sentence: str) -> None:
     page.wait_for_function(
         "([sel, words]) => [...document.querySelectorAll(sel)].map(t => t.textContent).join(' ') === words",
-        arg=[f"{EXPLORER} {SOURCE_TOKENS}", sentence + " <eos>"])
+        arg=[f"{EXPLORER} {SOURCE_TOKENS}", sentence + " <eos>"],
+    )
 
 
 def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
@@ -538,8 +557,11 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
         want = st.select(maps, kind, layer, head)["weights"]
         shown = [[float(x) for x in row] for row in _matrix(explorer)]
         assert len(shown) == len(want), (kind, layer, head)
-        worst = max(abs(s - w) for srow, wrow in zip(shown, want, strict=True)
-                    for s, w in zip(srow, wrow, strict=True))
+        worst = max(
+            abs(s - w)
+            for srow, wrow in zip(shown, want, strict=True)
+            for s, w in zip(srow, wrow, strict=True)
+        )
         assert worst <= 0.011, f"{kind}, layer {layer + 1}, head {head}: shown weights differ by {worst}"
 
     tokens = explorer.locator(SOURCE_TOKENS).all_inner_texts()
@@ -550,9 +572,11 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
 
     explorer.locator("select[data-control='head']").select_option(label="head 3")
     explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
-    page.wait_for_function("([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
-                           "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
-                           arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(mean)])
+    page.wait_for_function(
+        "([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
+        "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
+        arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(mean)],
+    )
     expect_shown("cross-attention", 0, 2)
     explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
     explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()

@@ -41,13 +41,16 @@ def test_expect_shape_and_raises():
         expect_raises(ValueError, lambda: 1, "noop")
 
 
-@pytest.mark.parametrize("call", [
-    lambda x: torch.softmax(x, -1),
-    lambda x: x.softmax(-1),
-    lambda x: F.softmax(x, dim=-1),
-    lambda x: torch.nn.Softmax(dim=-1)(x),
-    lambda x: torch.special.softmax(x, -1),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: torch.softmax(x, -1),
+        lambda x: x.softmax(-1),
+        lambda x: F.softmax(x, dim=-1),
+        lambda x: torch.nn.Softmax(dim=-1)(x),
+        lambda x: torch.special.softmax(x, -1),
+    ],
+)
 def test_from_scratch_catches_torch_softmax_however_reached(call):
     with pytest.raises(AssertionError, match="written from scratch.*softmax"):
         with from_scratch("softmax", torch_functions=["softmax", "special_softmax"]):

@@ -113,8 +113,9 @@ def test_split_is_a_hash_of_the_english():
 
 
 def test_splits_are_disjoint_and_sized(pairs, splits):
-    parts = {name: [p.english for p in getattr(splits, name)]
-             for name in ("train", "valid", "test", "heldout")}
+    parts = {
+        name: [p.english for p in getattr(splits, name)] for name in ("train", "valid", "test", "heldout")
+    }
     for name, texts in parts.items():
         assert len(texts) == len(set(texts)), f"repeated sentence in {name}"
     all_texts = [t for texts in parts.values() for t in texts]
@@ -172,9 +173,14 @@ def test_pad():
 
 
 def test_collate_layout():
-    batch = collate([Pair("the cat is sleeping", "고양이 는 자고 있다"),
-                     Pair("the dog eats the bread", "개 는 빵 을 먹는다")],
-                    ENGLISH_VOCAB, KOREAN_VOCAB)
+    batch = collate(
+        [
+            Pair("the cat is sleeping", "고양이 는 자고 있다"),
+            Pair("the dog eats the bread", "개 는 빵 을 먹는다"),
+        ],
+        ENGLISH_VOCAB,
+        KOREAN_VOCAB,
+    )
     assert batch.src.shape == (2, 6) and batch.tgt.shape == (2, 7)
     assert batch.src[0, 4].item() == ENGLISH_VOCAB.eos_id and batch.src[0, 5].item() == 0
     assert batch.tgt[:, 0].tolist() == [1, 1]
@@ -199,8 +205,10 @@ def test_batches_cover_every_pair_once_with_little_padding(splits):
     bucketed = sum((b.src == 0).sum().item() for b in got)
     shuffled = list(train)
     random.Random(0).shuffle(shuffled)
-    unsorted = sum((collate(shuffled[i : i + 64], ENGLISH_VOCAB, KOREAN_VOCAB).src == 0).sum()
-                   .item() for i in range(0, len(shuffled), 64))
+    unsorted = sum(
+        (collate(shuffled[i : i + 64], ENGLISH_VOCAB, KOREAN_VOCAB).src == 0).sum().item()
+        for i in range(0, len(shuffled), 64)
+    )
     assert bucketed < unsorted / 5
 
 
@@ -226,8 +234,10 @@ def test_batches_shuffle_by_seed(splits):
         ("the cat sat on the mat because it was tired", {"it", "it:subject", "reordering"}),
         ("the cat sat on the mat because it was soft", {"it", "it:place", "reordering"}),
         ("the bird slept because it was tired", {"it", "it:subject"}),
-        ("the dog ate the fresh fish because it was delicious",
-         {"it", "it:object", "reordering", "particles"}),
+        (
+            "the dog ate the fresh fish because it was delicious",
+            {"it", "it:object", "reordering", "particles"},
+        ),
     ],
 )
 def test_phenomena(source, tags):

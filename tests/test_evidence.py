@@ -24,13 +24,15 @@ from transformer_course.time_to_target import TorchTranslator, time_to_target
 from transformer_course.train import CONFIGS, Run
 from transformer_course.training import greedy_decode, make_batch
 
-PAIRS = [Pair("the big dog saw the small bird", "큰 개 는 작은 새 를 봤다"),
-         Pair("the cat sat on the mat because it was tired", "고양이 는 피곤해서 매트 위 에 앉았다"),
-         Pair("the cat sat on the mat because it was soft",
-              "매트 가 부드러워서 고양이 는 그 위 에 앉았다"),
-         Pair("the girl eats the apple", "소녀 는 사과 를 먹는다")]
-SMALL = ModelConfig(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=2,
-                    d_ff=32, dropout=0.0)
+PAIRS = [
+    Pair("the big dog saw the small bird", "큰 개 는 작은 새 를 봤다"),
+    Pair("the cat sat on the mat because it was tired", "고양이 는 피곤해서 매트 위 에 앉았다"),
+    Pair("the cat sat on the mat because it was soft", "매트 가 부드러워서 고양이 는 그 위 에 앉았다"),
+    Pair("the girl eats the apple", "소녀 는 사과 를 먹는다"),
+]
+SMALL = ModelConfig(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=2, d_ff=32, dropout=0.0
+)
 
 
 def _model():
@@ -58,8 +60,7 @@ def test_attention_maps_shapes_and_the_fused_path_restored():
     assert maps.encoder[0].shape == (4, 2, S, S) and maps.cross[1].shape == (4, 2, T, S)
     torch.testing.assert_close(maps.cross[0].sum(-1), torch.ones(4, 2, T))
     assert maps.src_len.tolist() == [len(p.english.split()) + 1 for p in PAIRS]
-    assert all(type(m) is FusedMultiHeadAttention for m in model.modules()
-               if hasattr(m, "num_heads"))
+    assert all(type(m) is FusedMultiHeadAttention for m in model.modules() if hasattr(m, "num_heads"))
     assert model.training
 
 
@@ -99,10 +100,11 @@ def test_it_resolution_and_the_claims_table():
     it = it_resolution(model, PAIRS)
     assert it["n"] == 2 and it["wins"].shape == it["on_noun"].shape == (2, 2)
     assert ((it["wins"] >= 0) & (it["wins"] <= 1)).all()
-    words = mapping_vs_order(["개 는 큰 봤다", "소녀 는 사과 를 먹는다", "새 는"],
-                             ["큰 개 는 봤다", "소녀 는 사과 를 먹는다", "새 를"])
-    assert words == {"n": 3, "word_choice": 2 / 3, "order": 0.5, "exact": 1 / 3,
-                     "order_only_errors": 1}
+    words = mapping_vs_order(
+        ["개 는 큰 봤다", "소녀 는 사과 를 먹는다", "새 는"],
+        ["큰 개 는 봤다", "소녀 는 사과 를 먹는다", "새 를"],
+    )
+    assert words == {"n": 3, "word_choice": 2 / 3, "order": 0.5, "exact": 1 / 3, "order_only_errors": 1}
     rows = claims_table(reordering(model, PAIRS), it, words)
     assert [r["verdict"] for r in rows][2:] == ["not shown", "not shown"]
     assert all(r["verdict"] in ("holds", "weak", "not shown") and r["measurement"] for r in rows)
@@ -119,14 +121,30 @@ def test_torch_translator_decodes_with_the_course_masks():
     # The first pair alone, without the others' padding, gives the same logits.
     alone = make_batch(PAIRS[:1], ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
     T = alone.tgt_input.size(1)
-    torch.testing.assert_close(model(alone.src, alone.tgt_input, alone.src_mask,
-                                     alone.tgt_mask), logits[:1, :T], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        model(alone.src, alone.tgt_input, alone.src_mask, alone.tgt_mask),
+        logits[:1, :T],
+        atol=1e-5,
+        rtol=1e-5,
+    )
     out = greedy_decode(model, batch.src, 6, KOREAN_VOCAB.bos_id, KOREAN_VOCAB.eos_id)
     assert out.shape[0] == 4 and (out[:, 0] == KOREAN_VOCAB.bos_id).all()
 
 
-TINY = dict(d_model=16, num_heads=2, num_layers=1, d_ff=32, batch_size=8, pool_size=400,
-            eval_size=6, warmup=4, max_steps=6, time_budget=0.0, eval_every=3, valid_size=5)
+TINY = dict(
+    d_model=16,
+    num_heads=2,
+    num_layers=1,
+    d_ff=32,
+    batch_size=8,
+    pool_size=400,
+    eval_size=6,
+    warmup=4,
+    max_steps=6,
+    time_budget=0.0,
+    eval_every=3,
+    valid_size=5,
+)
 
 
 def test_time_to_target_trains_both_models_and_gives_a_ratio(tmp_path, monkeypatch):
@@ -136,23 +154,31 @@ def test_time_to_target_trains_both_models_and_gives_a_ratio(tmp_path, monkeypat
     scores = iter([0.5, 1.0, 0.5, 1.0])
     monkeypatch.setattr(engine, "exact_match", lambda model, pairs, device: next(scores))
     config = dataclasses.replace(CONFIGS["tiny"], target_exact_match=0.99, **TINY)
-    result = time_to_target(config, Run(out=tmp_path, device=torch.device("cpu"),
-                                        progress=False))
+    result = time_to_target(config, Run(out=tmp_path, device=torch.device("cpu"), progress=False))
     for name in ("course", "nn.Transformer"):
         assert result[name]["steps_to_target"] == 6, name
-    assert result["ratio"] == pytest.approx(result["course"]["seconds_to_target"]
-                                            / result["nn.Transformer"]["seconds_to_target"])
+    assert result["ratio"] == pytest.approx(
+        result["course"]["seconds_to_target"] / result["nn.Transformer"]["seconds_to_target"]
+    )
     assert (tmp_path / "nn_transformer" / "metrics.json").exists()
     with pytest.raises(ValueError, match="target"):
-        time_to_target(dataclasses.replace(config, target_exact_match=0.0),
-                       Run(out=tmp_path, device=torch.device("cpu")))
+        time_to_target(
+            dataclasses.replace(config, target_exact_match=0.0), Run(out=tmp_path, device=torch.device("cpu"))
+        )
 
 
 def test_gpu_check_runs_on_the_cpu_and_writes_one_json(tmp_path):
     gpu_check_main(["--device", "cpu", "--smoke", "--out", str(tmp_path)])
     summary = json.loads((tmp_path / "gpu_check.json").read_text())
-    for key in ("seconds_to_target", "steps_to_target", "exact_match", "heldout_exact_match",
-                "tokens_per_second", "bench", "eval_history"):
+    for key in (
+        "seconds_to_target",
+        "steps_to_target",
+        "exact_match",
+        "heldout_exact_match",
+        "tokens_per_second",
+        "bench",
+        "eval_history",
+    ):
         assert key in summary, key
     assert summary["device"] == "cpu" and summary["smoke"] is True
     assert summary["steps"] == 6 and len(summary["eval_history"]) == 2

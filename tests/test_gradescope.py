@@ -60,8 +60,14 @@ def _fake_autograder(bundle: Path, root: Path, uploads: dict[str, bytes]) -> Pat
 
 def _start(root: Path, **env: str) -> subprocess.Popen:
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable, **env}
-    return subprocess.Popen(["bash", str(root / "run_autograder")], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        ["bash", str(root / "run_autograder")],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _results(root: Path, proc: subprocess.Popen) -> tuple[dict, str]:
@@ -79,8 +85,10 @@ def runs(bundle, released, tmp_path_factory) -> dict[str, tuple[dict, str]]:
         "solution": ({"work/my attempt.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()}, {}),
         "untouched": ({f"{LESSON}.ipynb": released}, {gradescope.SANDBOX_ENV: "0"}),
     }
-    roots = {who: _fake_autograder(bundle, tmp_path_factory.mktemp(who), files)
-             for who, (files, _) in uploads.items()}
+    roots = {
+        who: _fake_autograder(bundle, tmp_path_factory.mktemp(who), files)
+        for who, (files, _) in uploads.items()
+    }
     started = {who: _start(roots[who], **env) for who, (_, env) in uploads.items()}
     return {who: _results(roots[who], proc) for who, proc in started.items()}
 
@@ -96,13 +104,22 @@ def test_the_bundle_holds_what_grading_needs(bundle):
         names = set(infos)
         requirements = archive.read("requirements.txt").decode().split()
         solution = archive.read(f"solutions/{LESSON}/{LESSON}.ipynb")
-    assert {"setup.sh", "run_autograder", "requirements.txt", "pyproject.toml", "README.md",
-            "autograder/gradescope.py", "autograder/worker.py", "transformer_course/checks.py"} <= names
+    assert {
+        "setup.sh",
+        "run_autograder",
+        "requirements.txt",
+        "pyproject.toml",
+        "README.md",
+        "autograder/gradescope.py",
+        "autograder/worker.py",
+        "transformer_course/checks.py",
+    } <= names
     for script in ("setup.sh", "run_autograder"):
         assert (infos[script].external_attr >> 16) & stat.S_IXUSR, f"{script} is not executable"
     assert solution == notebook_path(SOLUTIONS, LESSON).read_bytes()
-    assert {n.split("/")[1] for n in names if n.startswith("solutions/")} == {LESSON}, \
+    assert {n.split("/")[1] for n in names if n.startswith("solutions/")} == {LESSON}, (
         "the bundle must carry this lesson's solutions only"
+    )
     assert not [n for n in names if "__pycache__" in n or n.endswith("gradebook.db")]
     assert "torch==2.13.0" in requirements
     assert any(r.startswith("nbgrader==0.9.") for r in requirements)
@@ -124,8 +141,9 @@ def test_setup_sh_makes_a_python_that_grades(bundle, tmp_path):
     """setup.sh as Gradescope runs it, but for two things this machine cannot do:
     apt-get (Gradescope's image's packages) is a no-op, and torch comes from pip's own
     indexes, since this machine reaches only package registries, not PyTorch's."""
-    root = _fake_autograder(bundle, tmp_path / "autograder",
-                            {"mine.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()})
+    root = _fake_autograder(
+        bundle, tmp_path / "autograder", {"mine.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()}
+    )
     setup = root / "source" / "setup.sh"
     pytorch_index = f"--index-url {gradescope.TORCH_CPU_INDEX} "
     assert pytorch_index in setup.read_text()
@@ -138,16 +156,21 @@ def test_setup_sh_makes_a_python_that_grades(bundle, tmp_path):
     # pip's own cache serves the wheels; compiling torch's thousands of modules to .pyc is
     # what Gradescope's image build may spend, not this test.
     env.update(PIP_NO_COMPILE="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    env["PATH"] = os.pathsep.join([str(shim), *[p for p in env["PATH"].split(os.pathsep)
-                                                if not p.startswith(sys.prefix)]])
-    installed = subprocess.run(["bash", str(setup)], env=env, capture_output=True, text=True,
-                               timeout=900)
+    env["PATH"] = os.pathsep.join(
+        [str(shim), *[p for p in env["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)]]
+    )
+    installed = subprocess.run(["bash", str(setup)], env=env, capture_output=True, text=True, timeout=900)
     assert installed.returncode == 0, installed.stderr[-3000:]
     assert (root / "venv" / "bin" / "python").exists()
     # run_autograder's own default Python: the venv setup.sh made (no AUTOGRADER_PYTHON).
-    run = subprocess.Popen(["bash", str(root / "run_autograder")], cwd=root, text=True,
-                           env={**env, "AUTOGRADER_ROOT": str(root)},
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = subprocess.Popen(
+        ["bash", str(root / "run_autograder")],
+        cwd=root,
+        text=True,
+        env={**env, "AUTOGRADER_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     results, _ = _results(root, run)
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0, results["output"]
 
@@ -194,10 +217,14 @@ def test_outputs_never_show_hidden_tests(graded):
             assert not shown, f"{test['name']} shows hidden test lines {shown[:2]}"
 
 
-@pytest.mark.parametrize("uploads, message", [
-    ({}, "No notebook was uploaded"),
-    ({"a.ipynb": b"{}", "b/c.ipynb": b"{}"}, "2 notebooks were uploaded (a.ipynb, b/c.ipynb)"),
-], ids=["nothing", "two notebooks"])
+@pytest.mark.parametrize(
+    "uploads, message",
+    [
+        ({}, "No notebook was uploaded"),
+        ({"a.ipynb": b"{}", "b/c.ipynb": b"{}"}, "2 notebooks were uploaded (a.ipynb, b/c.ipynb)"),
+    ],
+    ids=["nothing", "two notebooks"],
+)
 def test_an_upload_without_exactly_one_notebook_is_explained(bundle, tmp_path, uploads, message):
     root = _fake_autograder(bundle, tmp_path, uploads)
     assert gradescope.main(["--root", str(root)]) == 0
@@ -209,8 +236,12 @@ def test_an_upload_without_exactly_one_notebook_is_explained(bundle, tmp_path, u
 
 
 def test_the_notebook_named_like_the_lesson_is_picked_among_several(tmp_path):
-    for name in ("scratch.ipynb", f"{LESSON}.ipynb", ".ipynb_checkpoints/x-checkpoint.ipynb",
-                 "__MACOSX/._x.ipynb"):
+    for name in (
+        "scratch.ipynb",
+        f"{LESSON}.ipynb",
+        ".ipynb_checkpoints/x-checkpoint.ipynb",
+        "__MACOSX/._x.ipynb",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.v4.new_notebook(), tmp_path / name)
     assert find_notebook(tmp_path, LESSON) == tmp_path / f"{LESSON}.ipynb"

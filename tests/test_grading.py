@@ -49,8 +49,11 @@ def _tamper(nb, warn_in: str | None = None):
     grade_cells[2].metadata.nbgrader["points"] = 100
     if warn_in:
         cell = next(c for c in nb.cells if harness.grade_id(c) == warn_in)
-        cell.source = cell.source.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    import warnings\n"
-                                          "    warnings.warn('a harmless warning from the student')")
+        cell.source = cell.source.replace(
+            "### BEGIN SOLUTION",
+            "### BEGIN SOLUTION\n    import warnings\n"
+            "    warnings.warn('a harmless warning from the student')",
+        )
     return nb
 
 
@@ -60,8 +63,10 @@ def _results(out: Path, student: str) -> dict:
 
 def _rows(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
     with (out / "grades.csv").open() as f:
-        return {(r["student_id"], r["lesson"]): (float(r["score"]), float(r["max_score"]))
-                for r in csv.DictReader(f)}
+        return {
+            (r["student_id"], r["lesson"]): (float(r["score"]), float(r["max_score"]))
+            for r in csv.DictReader(f)
+        }
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +98,12 @@ def submissions(tmp_path_factory, wrong_02) -> Path:
 @pytest.fixture(scope="module")
 def graded(submissions, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("out")
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions),
-                           "--out", str(out), "--jobs", "2"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out), "--jobs", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     return out, proc
 
 
@@ -162,10 +171,12 @@ def test_tampered_tests_are_restored(graded):
     assert score == most == rows["solution", SPECIAL][1]
     # ...and the untouched lesson gains nothing from emptying its tests.
     assert rows["tamper_cheat", SPECIAL] == (0.0, most)
-    names = {t["name"] for t in _results(graded[0], "tamper_cheat")["tests"]
-             if t["name"].startswith(f"{SPECIAL}:")}
-    assert names == {f"{SPECIAL}: {harness.grade_id(c)}" for c in harness.load(SPECIAL).cells
-                     if is_grade(c)}, "the deleted test cell was not graded"
+    names = {
+        t["name"] for t in _results(graded[0], "tamper_cheat")["tests"] if t["name"].startswith(f"{SPECIAL}:")
+    }
+    assert names == {
+        f"{SPECIAL}: {harness.grade_id(c)}" for c in harness.load(SPECIAL).cells if is_grade(c)
+    }, "the deleted test cell was not graded"
 
 
 @pytest.mark.xdist_group("grading")
@@ -254,7 +265,11 @@ def test_check_fails_a_solution_that_loses_points(tmp_path, wrong_02):
 
 
 def test_bad_submissions_folder_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(tmp_path / "nope"),
-                           "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(tmp_path / "nope"), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "is not a folder of submissions" in proc.stderr

@@ -39,8 +39,7 @@ SPEC_EXAMPLES = [
     ("the cat sat on the mat because it was tired", "고양이 는 피곤해서 매트 위 에 앉았다"),
     ("the cat sat on the mat because it was soft", "매트 가 부드러워서 고양이 는 그 위 에 앉았다"),
     ("the dog ate the cake because it was hungry", "개 는 배고파서 케이크 를 먹었다"),
-    ("the dog ate the fresh fish because it was delicious",
-     "신선한 생선 이 맛있어서 개 는 그것 을 먹었다"),
+    ("the dog ate the fresh fish because it was delicious", "신선한 생선 이 맛있어서 개 는 그것 을 먹었다"),
 ]
 
 
@@ -69,10 +68,12 @@ def test_final_consonant_refuses_non_hangul():
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("말", {"topic": "은", "subject": "이", "object": "을", "and": "과"}),
-     ("소파", {"topic": "는", "subject": "가", "object": "를", "and": "와"}),
-     ("선생님", {"topic": "은", "subject": "이", "object": "을", "and": "과"}),
-     ("바나나", {"topic": "는", "subject": "가", "object": "를", "and": "와"})],
+    [
+        ("말", {"topic": "은", "subject": "이", "object": "을", "and": "과"}),
+        ("소파", {"topic": "는", "subject": "가", "object": "를", "and": "와"}),
+        ("선생님", {"topic": "은", "subject": "이", "object": "을", "and": "과"}),
+        ("바나나", {"topic": "는", "subject": "가", "object": "를", "and": "와"}),
+    ],
 )
 def test_particles(word, expected):
     assert {role: particle(word, role) for role in expected} == expected
@@ -117,9 +118,14 @@ def test_adjectives(source, expected):
 
 @pytest.mark.parametrize(
     ("source", "adjective", "noun"),
-    [("the old apple is food", "old", "apple"), ("the cat likes the old rose", "old", "rose"),
-     ("the young chair is furniture", "young", "chair"), ("the fresh cat sleeps", "fresh", "cat"),
-     ("the red dog sleeps", "red", "dog"), ("the cat ate the black cake", "black", "cake")],
+    [
+        ("the old apple is food", "old", "apple"),
+        ("the cat likes the old rose", "old", "rose"),
+        ("the young chair is furniture", "young", "chair"),
+        ("the fresh cat sleeps", "fresh", "cat"),
+        ("the red dog sleeps", "red", "dog"),
+        ("the cat ate the black cake", "black", "cake"),
+    ],
 )
 def test_adjective_class_restrictions(source, adjective, noun):
     with pytest.raises(ValueError, match=f"'{adjective}' does not go with '{noun}'"):
@@ -131,24 +137,36 @@ def test_adjective_class_restrictions(source, adjective, noun):
     [
         # "it" is the subject: the state follows the subject's topic particle.
         ("the bird slept because it was tired", "새 는 피곤해서 잤다", "subject"),
-        ("the cat sleeps on the bed because it is sleepy", "고양이 는 졸려서 침대 위 에서 잔다",
-         "subject"),
-        ("the big horse likes the apple because it is happy", "큰 말 은 기뻐서 사과 를 좋아한다",
-         "subject"),
+        ("the cat sleeps on the bed because it is sleepy", "고양이 는 졸려서 침대 위 에서 잔다", "subject"),
+        ("the big horse likes the apple because it is happy", "큰 말 은 기뻐서 사과 를 좋아한다", "subject"),
         # "it" is the object: 그것 을, the object keeps its adjective.
-        ("the student read the old book because it was interesting",
-         "낡은 책 이 재미있어서 학생 은 그것 을 읽었다", "object"),
-        ("the boy likes the chair because it is comfortable",
-         "의자 가 편해서 소년 은 그것 을 좋아한다", "object"),
-        ("the cat caught the ball because it was light", "공 이 가벼워서 고양이 는 그것 을 잡았다",
-         "object"),
+        (
+            "the student read the old book because it was interesting",
+            "낡은 책 이 재미있어서 학생 은 그것 을 읽었다",
+            "object",
+        ),
+        (
+            "the boy likes the chair because it is comfortable",
+            "의자 가 편해서 소년 은 그것 을 좋아한다",
+            "object",
+        ),
+        ("the cat caught the ball because it was light", "공 이 가벼워서 고양이 는 그것 을 잡았다", "object"),
         # "it" is the place: 그 위 에 for sit, 그 위 에서 for sleep.
-        ("the dog sits on the old sofa because it is clean",
-         "낡은 소파 가 깨끗해서 개 는 그 위 에 앉는다", "place"),
-        ("the cat slept on the bed because it was warm", "침대 가 따뜻해서 고양이 는 그 위 에서 잤다",
-         "place"),
-        ("the young cat sleeps on the red mat because it is soft",
-         "빨간 매트 가 부드러워서 어린 고양이 는 그 위 에서 잔다", "place"),
+        (
+            "the dog sits on the old sofa because it is clean",
+            "낡은 소파 가 깨끗해서 개 는 그 위 에 앉는다",
+            "place",
+        ),
+        (
+            "the cat slept on the bed because it was warm",
+            "침대 가 따뜻해서 고양이 는 그 위 에서 잤다",
+            "place",
+        ),
+        (
+            "the young cat sleeps on the red mat because it is soft",
+            "빨간 매트 가 부드러워서 어린 고양이 는 그 위 에서 잔다",
+            "place",
+        ),
     ],
 )
 def test_it(source, expected, role):
@@ -191,8 +209,10 @@ def test_tense_negation_progressive(source, expected):
         ("the cat and the dog eat the fish", "고양이 와 개 는 생선 을 먹는다"),
         ("the cat and the dog ate the fish", "고양이 와 개 는 생선 을 먹었다"),
         ("the cat and the dog are chasing the bird", "고양이 와 개 는 새 를 쫓고 있다"),
-        ("the big cat and the old dog were sleeping on the sofa",
-         "큰 고양이 와 늙은 개 는 소파 위 에서 자고 있었다"),
+        (
+            "the big cat and the old dog were sleeping on the sofa",
+            "큰 고양이 와 늙은 개 는 소파 위 에서 자고 있었다",
+        ),
         ("the boy and the girl do not read the book", "소년 과 소녀 는 책 을 읽지 않는다"),
         ("the boy and the girl did not sit on the bed", "소년 과 소녀 는 침대 위 에 앉지 않았다"),
         # "read" after a joined subject is the past: the present would read the same.
@@ -232,8 +252,9 @@ def test_copula_truth_is_decided_by_the_fact_table():
             article = f"{category.article} " if category.article else ""
             positive = f"the {noun.english} is {article}{category.english}"
             negative = f"the {noun.english} is not {article}{category.english}"
-            right, wrong = ((positive, negative) if (noun.english, category.english) in true
-                            else (negative, positive))
+            right, wrong = (
+                (positive, negative) if (noun.english, category.english) in true else (negative, positive)
+            )
             assert translate(right).endswith("이다" if right == positive else "아니다")
             with pytest.raises(ValueError, match="true"):
                 translate(wrong)
@@ -303,7 +324,8 @@ def test_check_refuses_trees_the_parser_never_builds():
     with pytest.raises(ValueError, match="read as the past"):
         check(read)
     assert korean(Clause(read.subjects, "read", NounPhrase("book"), past=True)) == (
-        "소년 과 소녀 는 책 을 읽었다")
+        "소년 과 소녀 는 책 을 읽었다"
+    )
     with pytest.raises(ValueError, match="no progressive"):
         check(Clause((NounPhrase("cat"),), "see", NounPhrase("dog"), aspect="progressive"))
     with pytest.raises(ValueError, match="unknown verb"):

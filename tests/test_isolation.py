@@ -27,7 +27,7 @@ from . import probe
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 # A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
 LIMITS = Limits(cell_timeout_s=12, notebook_timeout_s=40, memory_bytes=2 * 1024**3)
-ESCAPES = '''
+ESCAPES = """
 import os, socket
 from pathlib import Path
 report = {}
@@ -45,12 +45,12 @@ _try("read_other_students", lambda: open(Path.cwd().parents[4] / "good" / "01_pr
 _try("write_repository", lambda: open(REPO_FILE, "w").write("x"), success="wrote, or so it seemed")
 _try("delete_instructor_file", lambda: os.remove(INSTRUCTOR_FILE))
 _try("network", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=3))
-'''
+"""
 
 
 CHEATS = {
     "patches_checks": "import transformer_course.checks as c\nc.expect_close = lambda *a, **k: None\n"
-                      "expect_close = c.expect_close",
+    "expect_close = c.expect_close",
     "patches_torch": "import torch\ntorch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)",
     "silences_errors": "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)",
     "rewrites_cells": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
@@ -90,19 +90,33 @@ def graded(course, listener, tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     instructor = tmp_path_factory.mktemp("instructor") / "precious.txt"
     instructor.write_text("keep me")
-    escapes = ESCAPES.replace("SOLUTION", repr(str(course / "01_probe" / "01_probe.ipynb"))).replace(
-        "REPO_FILE", repr(str(ROOT / "ESCAPED.txt"))).replace(
-        "INSTRUCTOR_FILE", repr(str(instructor))).replace("PORT", str(port))
+    escapes = (
+        ESCAPES.replace("SOLUTION", repr(str(course / "01_probe" / "01_probe.ipynb")))
+        .replace("REPO_FILE", repr(str(ROOT / "ESCAPED.txt")))
+        .replace("INSTRUCTOR_FILE", repr(str(instructor)))
+        .replace("PORT", str(port))
+    )
     _submit(folder, "good", "01_probe", probe.submission("01_probe"))
     _submit(folder, "good", "02_probe", probe.submission("02_probe"))
     _submit(folder, "exits", "01_probe", probe.submission("01_probe", "import os\nos._exit(3)"))
     _submit(folder, "exits", "02_probe", probe.submission("02_probe"))
     _submit(folder, "loops", "01_probe", probe.submission("01_probe", "while True:\n    pass"))
-    _submit(folder, "stubborn", "01_probe", probe.submission(
-        "01_probe", "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                    "while True:\n    time.sleep(0.1)"))
-    _submit(folder, "hog", "01_probe", probe.submission(
-        "01_probe", "import torch\nhog = torch.empty(2 * 1024**3, dtype=torch.float64)"))
+    _submit(
+        folder,
+        "stubborn",
+        "01_probe",
+        probe.submission(
+            "01_probe",
+            "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "while True:\n    time.sleep(0.1)",
+        ),
+    )
+    _submit(
+        folder,
+        "hog",
+        "01_probe",
+        probe.submission("01_probe", "import torch\nhog = torch.empty(2 * 1024**3, dtype=torch.float64)"),
+    )
     _submit(folder, "chatty", "01_probe", probe.submission("01_probe", "print('x' * 5_000_000)"))
     _submit(folder, "mixedup", "01_probe", probe.submission("02_probe"))
     _submit(folder, "empty", "01_probe", "")
@@ -136,13 +150,16 @@ def test_good_submissions_earn_full_marks_beside_broken_ones(graded):
     assert _score(out, "exits", "02_probe") == (3.0, 3.0), "a dead kernel cost another notebook"
 
 
-@pytest.mark.parametrize("student, status, words", [
-    ("exits", "kernel died", "kernel died"),
-    ("stubborn", "timeout", "ran longer than"),
-    ("mixedup", "wrong lesson", "lesson 02_probe"),
-    ("empty", "empty", "empty file"),
-    ("garbage", "invalid", "not a valid notebook"),
-])
+@pytest.mark.parametrize(
+    "student, status, words",
+    [
+        ("exits", "kernel died", "kernel died"),
+        ("stubborn", "timeout", "ran longer than"),
+        ("mixedup", "wrong lesson", "lesson 02_probe"),
+        ("empty", "empty", "empty file"),
+        ("garbage", "invalid", "not a valid notebook"),
+    ],
+)
 @pytest.mark.xdist_group("isolation")
 def test_a_notebook_that_cannot_be_graded_scores_zero_and_says_why(graded, student, status, words):
     out, messages, _ = graded
@@ -175,8 +192,14 @@ def test_student_code_cannot_leave_its_sandbox(graded, listener):
     _, reached = listener
     [report] = [t["output"] for t in _result(out, "escaper")["tests"] if t["name"].endswith("test_answer_01")]
     assert "report:" in report and "ESCAPED" not in report, report
-    for attempt in ("read_solutions", "read_gradebook", "read_other_students", "write_repository",
-                    "delete_instructor_file", "network"):
+    for attempt in (
+        "read_solutions",
+        "read_gradebook",
+        "read_other_students",
+        "write_repository",
+        "delete_instructor_file",
+        "network",
+    ):
         assert attempt in report
     assert not (ROOT / "ESCAPED.txt").exists()
     assert instructor.read_text() == "keep me"
@@ -202,12 +225,33 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     for student in ("ann", "bob", "cyd"):
         _submit(subs, student, "01_probe", probe.submission("01_probe"))
-    cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out),
-           "--solutions", str(course), "--cell-timeout", str(LIMITS.cell_timeout_s),
-           "--notebook-timeout", str(LIMITS.notebook_timeout_s), "--memory-gb", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(subs),
+        "--out",
+        str(out),
+        "--solutions",
+        str(course),
+        "--cell-timeout",
+        str(LIMITS.cell_timeout_s),
+        "--notebook-timeout",
+        str(LIMITS.notebook_timeout_s),
+        "--memory-gb",
+        "2",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    run = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, start_new_session=True)
+    run = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen = []
     for line in run.stdout:
         seen.append(line)
@@ -221,8 +265,9 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stdout[-2000:]
     assert "resuming: 1 of 3" in again.stdout
-    regraded = [line for line in again.stdout.splitlines()
-                if line.startswith("graded ") and "01_probe" in line]
+    regraded = [
+        line for line in again.stdout.splitlines() if line.startswith("graded ") and "01_probe" in line
+    ]
     assert len(regraded) == 2, again.stdout
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[1:] == ["ann,01_probe,3,3", "bob,01_probe,3,3", "cyd,01_probe,3,3"]
@@ -237,7 +282,10 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
     grade(subs, out, jobs=2, solutions=changed, limits=LIMITS, log=messages.append)
     assert not any(m.startswith("resuming") for m in messages)
     assert (out / "grades.csv").read_text().splitlines()[1:] == [
-        "ann,01_probe,6,6", "bob,01_probe,6,6", "cyd,01_probe,6,6"]
+        "ann,01_probe,6,6",
+        "bob,01_probe,6,6",
+        "cyd,01_probe,6,6",
+    ]
 
 
 @pytest.mark.xdist_group("isolation")
@@ -248,8 +296,9 @@ def test_patching_what_tests_rely_on_earns_nothing_and_is_reported(graded, stude
     report = (out / "integrity.csv").read_text()
     assert f"{student},01_probe," in report
     flagged = [line for line in report.splitlines() if line.startswith(f"{student},")]
-    assert any("IntegrityError" in line or "changes" in line or "calls" in line or "uses" in line
-               for line in flagged), flagged
+    assert any(
+        "IntegrityError" in line or "changes" in line or "calls" in line or "uses" in line for line in flagged
+    ), flagged
 
 
 @pytest.mark.xdist_group("isolation")

@@ -118,8 +118,11 @@ def test_decoder_layer_equals_torch_forward_and_backward(b, t_tgt, t_src):
     ours_in = [v.clone().requires_grad_() for v in leaves]
     theirs_in = [v.clone().requires_grad_() for v in leaves]
     out = ours(*ours_in, tgt_mask, src_mask)
-    expected = theirs(*theirs_in, tgt_mask=torch_mask(tgt_mask, b, h, t_tgt, t_tgt),
-                      memory_mask=torch_mask(src_mask, b, h, t_tgt, t_src))
+    expected = theirs(
+        *theirs_in,
+        tgt_mask=torch_mask(tgt_mask, b, h, t_tgt, t_tgt),
+        memory_mask=torch_mask(src_mask, b, h, t_tgt, t_src),
+    )
     _close(out, expected)
     upstream = torch.randn_like(out)
     (out * upstream).sum().backward()
@@ -132,9 +135,12 @@ def test_decoder_layer_equals_torch_forward_and_backward(b, t_tgt, t_src):
 
 def test_encoder_stack_equals_torch():
     torch.manual_seed(5)
-    theirs = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0,
-                                                              batch_first=True),
-                                   3, norm=None, enable_nested_tensor=False)
+    theirs = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+        3,
+        norm=None,
+        enable_nested_tensor=False,
+    )
     theirs = randomize_(theirs.double(), 6)
     ours = Encoder(8, 2, 3, 16).double()
     load_torch_weights(ours, theirs)
@@ -145,32 +151,39 @@ def test_encoder_stack_equals_torch():
 
 def test_decoder_stack_equals_torch_and_gives_memory_to_every_layer():
     torch.manual_seed(7)
-    theirs = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0,
-                                                              batch_first=True), 3, norm=None)
+    theirs = nn.TransformerDecoder(
+        nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 3, norm=None
+    )
     theirs = randomize_(theirs.double(), 8)
     ours = Decoder(8, 2, 3, 16).double()
     load_torch_weights(ours, theirs)
     x, memory = torch.randn(2, 4, 8, **F64), torch.randn(2, 6, 8, **F64)
     tgt_mask, src_mask = _causal([4, 3], 4), _padding([6, 2], 6)
     seen = []
-    hooks = [layer.cross_attn.register_forward_hook(lambda m, args, out: seen.append(args[1]))
-             for layer in ours.layers]
+    hooks = [
+        layer.cross_attn.register_forward_hook(lambda m, args, out: seen.append(args[1]))
+        for layer in ours.layers
+    ]
     out = ours(x, memory, tgt_mask, src_mask)
     for hook in hooks:
         hook.remove()
     assert len(seen) == 3 and all(key is memory for key in seen)
-    _close(out, theirs(x, memory, tgt_mask=torch_mask(tgt_mask, 2, 2, 4, 4),
-                       memory_mask=torch_mask(src_mask, 2, 2, 4, 6)))
+    _close(
+        out,
+        theirs(
+            x, memory, tgt_mask=torch_mask(tgt_mask, 2, 2, 4, 4), memory_mask=torch_mask(src_mask, 2, 2, 4, 6)
+        ),
+    )
 
 
 def _transformer_with_torch_stacks(src_vocab=10, tgt_vocab=12, d=8, h=2, n=2, ff=16, max_len=16):
     """Our Transformer in float64 with random weights, and the same weights in PyTorch's stacks."""
     torch.manual_seed(9)
     ours = Transformer(src_vocab, tgt_vocab, d, h, n, ff, dropout=0.0, max_len=max_len).double()
-    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, h, ff, 0.0, batch_first=True),
-                                    n, norm=None, enable_nested_tensor=False)
-    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, h, ff, 0.0, batch_first=True),
-                                    n, norm=None)
+    encoder = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(d, h, ff, 0.0, batch_first=True), n, norm=None, enable_nested_tensor=False
+    )
+    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, h, ff, 0.0, batch_first=True), n, norm=None)
     encoder, decoder = randomize_(encoder.double(), 10), randomize_(decoder.double(), 11)
     load_torch_weights(ours.encoder, encoder)
     load_torch_weights(ours.decoder, decoder)
@@ -186,11 +199,15 @@ def test_transformer_equals_embeddings_plus_torch_stacks():
     tgt = torch.tensor([[1, 8, 9, 10], [1, 8, 0, 0]])
     src_mask, tgt_mask = padding_mask(src, 0), decoder_mask(tgt, 0)
     pe = _sinusoid(16, 8)
-    memory = encoder(ours.src_embed.weight[src] * math.sqrt(8) + pe[:5],
-                     mask=torch_mask(src_mask, 2, 2, 5, 5))
-    y = decoder(ours.tgt_embed.weight[tgt] * math.sqrt(8) + pe[:4], memory,
-                tgt_mask=torch_mask(tgt_mask, 2, 2, 4, 4),
-                memory_mask=torch_mask(src_mask, 2, 2, 4, 5))
+    memory = encoder(
+        ours.src_embed.weight[src] * math.sqrt(8) + pe[:5], mask=torch_mask(src_mask, 2, 2, 5, 5)
+    )
+    y = decoder(
+        ours.tgt_embed.weight[tgt] * math.sqrt(8) + pe[:4],
+        memory,
+        tgt_mask=torch_mask(tgt_mask, 2, 2, 4, 4),
+        memory_mask=torch_mask(src_mask, 2, 2, 4, 5),
+    )
     logits = ours(src, tgt, src_mask, tgt_mask)
     assert logits.shape == (2, 4, 12)
     _close(ours.encode(src, src_mask), memory)
@@ -204,8 +221,9 @@ def test_transformer_hides_the_future_and_the_padding():
     tgt = torch.tensor([[1, 7, 8, 9]])
     logits = model(src, tgt, padding_mask(src, 0), decoder_mask(tgt, 0))
     other_future = torch.tensor([[1, 7, 2, 3]])
-    _close(model(src, other_future, padding_mask(src, 0), decoder_mask(other_future, 0))[:, :2],
-           logits[:, :2])
+    _close(
+        model(src, other_future, padding_mask(src, 0), decoder_mask(other_future, 0))[:, :2], logits[:, :2]
+    )
     other_padding = torch.tensor([[4, 5, 6, 9, 9]])  # same real tokens, ids under the mask differ
     _close(model(other_padding, tgt, padding_mask(src, 0), decoder_mask(tgt, 0)), logits)
     assert not torch.allclose(model(other_padding, tgt, None, decoder_mask(tgt, 0)), logits)

@@ -18,8 +18,11 @@ from autograder.course import SOLUTIONS, lesson_ids
 
 
 def _definitions(tree: ast.Module) -> dict[str, ast.AST]:
-    return {node.name: node for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
 
 
 def _package_definitions() -> dict[str, list[tuple[str, ast.AST]]]:

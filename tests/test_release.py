@@ -52,8 +52,11 @@ def test_no_solution_or_hidden_test_reaches_the_lesson(lesson):
     released = (LESSONS / lesson / f"{lesson}.ipynb").read_text()
     for marker in SOLUTION_MARKERS:
         assert marker not in released
-    released_lines = {line.strip() for c in nbformat.read(LESSONS / lesson / f"{lesson}.ipynb", 4).cells
-                      for line in c.source.splitlines()}
+    released_lines = {
+        line.strip()
+        for c in nbformat.read(LESSONS / lesson / f"{lesson}.ipynb", 4).cells
+        for line in c.source.splitlines()
+    }
     secret = harness.hidden_test_lines(lesson) + harness.solution_lines(lesson)
     leaked = [line for line in secret if line in released_lines]
     assert not leaked, f"solution or hidden-test lines in lessons/{lesson}: {leaked[:3]}"
@@ -63,8 +66,11 @@ def test_no_solution_or_hidden_test_reaches_the_lesson(lesson):
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_notebooks_are_committed_without_outputs(folder, lesson):
     nb = json.loads((folder / lesson / f"{lesson}.ipynb").read_text())
-    with_outputs = [i for i, c in enumerate(nb["cells"])
-                    if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    with_outputs = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     assert not with_outputs, f"cells {with_outputs} have outputs: strip them (nbstripout)"
 
 
@@ -131,10 +137,13 @@ def test_each_solution_has_its_percent_pair(lesson):
     assert pair.is_file(), f"{pair} is missing: run `make release`"
     notebook = notebook_path(SOLUTIONS, lesson)
     assert pair.read_text() == pair_text(notebook), f"{pair} differs from its notebook: run `make release`"
-    cells = [(c.cell_type, c.source, c.metadata.get("nbgrader"))
-             for c in nbformat.read(notebook, as_version=4).cells]
-    assert [(c.cell_type, c.source, c.metadata.get("nbgrader"))
-            for c in jupytext.read(pair, fmt=FORMAT).cells] == cells
+    cells = [
+        (c.cell_type, c.source, c.metadata.get("nbgrader"))
+        for c in nbformat.read(notebook, as_version=4).cells
+    ]
+    assert [
+        (c.cell_type, c.source, c.metadata.get("nbgrader")) for c in jupytext.read(pair, fmt=FORMAT).cells
+    ] == cells
 
 
 def test_no_pair_reaches_the_release(fresh_release):

@@ -36,6 +36,7 @@ def _number(text: str) -> float | None:
 
 # -- statistics, on hand-made numbers --------------------------------------------------
 
+
 def test_summary_and_histogram():
     assert summarize([]) == Summary(0, None, None)
     s = summarize([1.0, 2.0, 6.0])
@@ -51,7 +52,8 @@ def test_correlation_is_undefined_where_everyone_scored_the_same():
     assert correlation([1, 1, 1], [0, 2, 3]) is None
     assert correlation([0, 1], [0, 1]) is None  # two students: no correlation worth reporting
     assert correlation([0, 1, 1, 0], [1, 5, 4, 2]) == pytest.approx(
-        statistics.correlation([0, 1, 1, 0], [1, 5, 4, 2]))
+        statistics.correlation([0, 1, 1, 0], [1, 5, 4, 2])
+    )
 
 
 def test_item_analysis_puts_hard_and_weak_cells_first():
@@ -69,15 +71,19 @@ def test_item_analysis_puts_hard_and_weak_cells_first():
 
 
 def test_only_error_lines_count_as_diagnoses():
-    output = ("✓ a check\nprint from the student (mistake: scale-by-dk)\n"
-              "AssertionError: scores of x: your scores equal QKᵀ/d_k: divide by √d_k, not by d_k "
-              "(mistake: scale-by-dk)\n")
-    assert diagnoses(output) == [("scale-by-dk", "scores of x: your scores equal QKᵀ/d_k: divide by √d_k, "
-                                                  "not by d_k")]
+    output = (
+        "✓ a check\nprint from the student (mistake: scale-by-dk)\n"
+        "AssertionError: scores of x: your scores equal QKᵀ/d_k: divide by √d_k, not by d_k "
+        "(mistake: scale-by-dk)\n"
+    )
+    assert diagnoses(output) == [
+        ("scale-by-dk", "scores of x: your scores equal QKᵀ/d_k: divide by √d_k, not by d_k")
+    ]
     assert diagnoses("AssertionError: values differ\n") == []
 
 
 # -- hand-made OUT folders: a made-up class, and bad input -----------------------------------
+
 
 @pytest.fixture(scope="module")
 def made_up(tmp_path_factory) -> Path:
@@ -90,21 +96,30 @@ def test_mistakes_are_counted_per_lesson_and_across_the_class(made_up):
     per_lesson = {(r["lesson"], r["tag"]): r for r in _csv(made_up / "report" / "mistakes.csv")}
     # made_up_class: qkv-outputs-swapped for i % 3 == 0 (s01 s04 s07 s10), scale-by-dk for
     # i % 5 == 1 (s02 s07), softmax-wrong-dim for i % 4 == 2 (s03 s07 s11); s12 graded nothing.
-    expected = {(rc.QKV, "qkv-outputs-swapped"): "s01 s04 s07 s10",
-                (rc.SDPA, "scale-by-dk"): "s02 s07", (rc.SDPA, "softmax-wrong-dim"): "s03 s07 s11"}
+    expected = {
+        (rc.QKV, "qkv-outputs-swapped"): "s01 s04 s07 s10",
+        (rc.SDPA, "scale-by-dk"): "s02 s07",
+        (rc.SDPA, "softmax-wrong-dim"): "s03 s07 s11",
+    }
     assert {key: r["who"] for key, r in per_lesson.items()} == expected
     assert float(per_lesson[rc.SDPA, "scale-by-dk"]["share"]) == pytest.approx(2 / 11, rel=1e-3)
     assert per_lesson[rc.SDPA, "scale-by-dk"]["message"] == (
-        "scores: your scores equal QKᵀ/d_k: divide by √d_k, not by d_k")
+        "scores: your scores equal QKᵀ/d_k: divide by √d_k, not by d_k"
+    )
     across = _csv(made_up / "report" / "mistakes_class.csv")
     assert [(r["tag"], r["students"]) for r in across] == [
-        ("qkv-outputs-swapped", "4"), ("softmax-wrong-dim", "3"), ("scale-by-dk", "2")]
+        ("qkv-outputs-swapped", "4"),
+        ("softmax-wrong-dim", "3"),
+        ("scale-by-dk", "2"),
+    ]
 
 
 def test_flags_list_integrity_findings_and_notebooks_not_graded(made_up):
     flags = _csv(made_up / "report" / "flags.csv")
     assert [(r["student"], r["lesson"], r["kind"]) for r in flags] == [
-        ("s05", rc.QKV, "integrity"), ("s12", rc.SDPA, "invalid")]
+        ("s05", rc.QKV, "integrity"),
+        ("s12", rc.SDPA, "invalid"),
+    ]
     assert "changes torch.allclose" in flags[0]["why"] and "not a valid notebook" in flags[1]["why"]
 
 
@@ -117,8 +132,12 @@ def test_the_page_is_self_contained(made_up):
 
 
 def test_an_out_folder_without_grades_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "report", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "holds no grades.csv: grade the class first" in proc.stderr
 
@@ -141,16 +160,21 @@ def test_a_half_finished_run_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match=r"did not finish \(1 notebooks graded, no grades.csv\).*resumes"):
         report(resumed)
     partial = tmp_path / "partial"  # grades.csv is rewritten as notebooks finish; integrity.csv at the end
-    rc.write_out(partial, [StudentGrades("ann", [rc.lesson(rc.QKV, [rc.cell("test_embed", 1, 1)])], 1.0)],
-                 finished=False)
+    rc.write_out(
+        partial,
+        [StudentGrades("ann", [rc.lesson(rc.QKV, [rc.cell("test_embed", 1, 1)])], 1.0)],
+        finished=False,
+    )
     with pytest.raises(SystemExit, match=r"did not finish \(1 of 1 notebooks graded\).*resumes"):
         report(partial)
     assert not (partial / "report").exists()
 
 
 def test_a_student_with_no_submissions_gets_a_row_that_says_so(tmp_path):
-    missing = [rc.lesson(lesson, status="missing", message="no file was submitted", most=3)
-               for lesson in (rc.QKV, rc.SDPA)]
+    missing = [
+        rc.lesson(lesson, status="missing", message="no file was submitted", most=3)
+        for lesson in (rc.QKV, rc.SDPA)
+    ]
     ann = [rc.lesson(rc.QKV, [rc.cell("a", 3, 3)]), rc.lesson(rc.SDPA, [rc.cell("b", 1, 3)])]
     out = rc.write_out(tmp_path / "out", [StudentGrades("ann", ann, 1.0), StudentGrades("bob", missing, 0.0)])
     report(out)
@@ -166,19 +190,37 @@ def test_a_student_with_no_submissions_gets_a_row_that_says_so(tmp_path):
 
 # -- a class graded for real -----------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     submissions = rc.build(tmp_path_factory.mktemp("class") / "submissions")
     out = tmp_path_factory.mktemp("graded") / "out"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-                           "--jobs", "2", "--report"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(submissions),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--report",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, proc
 
 
 def _grades(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
-    return {(r["student_id"], r["lesson"]): (float(r["score"]), float(r["max_score"]))
-            for r in _csv(out / "grades.csv")}
+    return {
+        (r["student_id"], r["lesson"]): (float(r["score"]), float(r["max_score"]))
+        for r in _csv(out / "grades.csv")
+    }
 
 
 def _cells(out: Path) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
@@ -203,15 +245,21 @@ class TestAGradedClass:
     def test_lesson_counts_and_statistics(self, graded):
         out, _ = graded
         grades = _grades(out)
-        submitted = {rc.QKV: {"solution", "swapped_v"},
-                     rc.SDPA: {"solution", "untouched", "by_dk", "columns"}}
+        submitted = {
+            rc.QKV: {"solution", "swapped_v"},
+            rc.SDPA: {"solution", "untouched", "by_dk", "columns"},
+        }
         students = {s for s, _ in grades}
         assert students == {"solution", "untouched", "nothing", *rc.WRONG}
         for row in _csv(out / "report" / "lessons.csv"):
             lesson = row["lesson"]
             scores = [grades[s, lesson][0] for s in sorted(submitted[lesson])]
             assert (row["students"], row["submitted"], row["graded"], row["not_graded"]) == (
-                str(len(students)), str(len(scores)), str(len(scores)), "0")
+                str(len(students)),
+                str(len(scores)),
+                str(len(scores)),
+                "0",
+            )
             assert float(row["mean"]) == pytest.approx(statistics.fmean(scores), rel=1e-3)
             assert float(row["median"]) == pytest.approx(statistics.median(scores), rel=1e-3)
             assert float(row["max_score"]) == grades["solution", lesson][1] == grades["solution", lesson][0]
@@ -225,8 +273,9 @@ class TestAGradedClass:
         out, _ = graded
         cells = _cells(out)
         items = _csv(out / "report" / "items.csv")
-        assert {(r["lesson"], r["cell"]) for r in items} == {(lesson, c) for (_, lesson), cs in cells.items()
-                                                            for c in cs}
+        assert {(r["lesson"], r["cell"]) for r in items} == {
+            (lesson, c) for (_, lesson), cs in cells.items() for c in cs
+        }
         for row in items:
             mine = {s: cs[row["cell"]] for (s, lesson), cs in cells.items() if lesson == row["lesson"]}
             earned = sum(score == most for score, most in mine.values())
@@ -234,8 +283,11 @@ class TestAGradedClass:
             assert float(row["share"]) == pytest.approx(earned / len(mine), rel=1e-3)
             own = [mine[s][0] for s in sorted(mine)]
             rest = [sum(v[0] for v in cells[s, row["lesson"]].values()) - mine[s][0] for s in sorted(mine)]
-            expected = (statistics.correlation(own, rest) if len(own) > 2 and len(set(own)) > 1
-                        and len(set(rest)) > 1 else None)
+            expected = (
+                statistics.correlation(own, rest)
+                if len(own) > 2 and len(set(own)) > 1 and len(set(rest)) > 1
+                else None
+            )
             assert _number(row["discrimination"]) == pytest.approx(expected, rel=1e-3)
         shares = [float(r["share"]) for r in items]
         assert shares == sorted(shares), "the hardest cells come first"
@@ -244,14 +296,16 @@ class TestAGradedClass:
         out, _ = graded
         rows = _csv(out / "report" / "mistakes.csv")
         assert {(r["lesson"], r["tag"], r["who"]) for r in rows} == {
-            (lesson, tag, student) for student, (lesson, _, tag) in rc.WRONG.items()}
+            (lesson, tag, student) for student, (lesson, _, tag) in rc.WRONG.items()
+        }
         for row in rows:
             assert any(m.split("{")[0] in row["message"] for m in MISTAKES[row["tag"]]), row
             for line in harness.hidden_test_lines(row["lesson"]):
                 assert line not in row["message"]
         across = {r["tag"]: r for r in _csv(out / "report" / "mistakes_class.csv")}
         assert {tag: (r["students"], r["who"]) for tag, r in across.items()} == {
-            tag: ("1", student) for student, (_, _, tag) in rc.WRONG.items()}
+            tag: ("1", student) for student, (_, _, tag) in rc.WRONG.items()
+        }
 
     def test_the_feedback_keeps_the_tag_and_the_message_but_not_the_test(self, graded):
         out, _ = graded
@@ -292,7 +346,8 @@ class TestAGradedClass:
     def test_report_again_gives_the_same_files(self, graded, tmp_path):
         out, _ = graded
         before = {p.name: p.read_bytes() for p in (out / "report").glob("*.csv")}
-        proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(out)], cwd=ROOT,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "autograder", "report", str(out)], cwd=ROOT, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr
         assert {p.name: p.read_bytes() for p in (out / "report").glob("*.csv")} == before

@@ -20,8 +20,9 @@ def _normalise(spec: str) -> tuple[str, str]:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {_normalise(s) for s in project["dependencies"] + project["optional-dependencies"]["dev"]}
-    pip_lines = re.findall(r"^\s+- (\S.*)$", (ROOT / "environment.yml").read_text().split("- pip:", 1)[1],
-                           re.MULTILINE)
+    pip_lines = re.findall(
+        r"^\s+- (\S.*)$", (ROOT / "environment.yml").read_text().split("- pip:", 1)[1], re.MULTILINE
+    )
     listed = {_normalise(s) for s in pip_lines if not s.startswith("-e")}
     assert listed == declared, (
         f"only in environment.yml: {sorted(listed - declared)}; "
@@ -64,8 +65,12 @@ def _without_system_packages(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("ci", ["", "true"])
 def test_system_deps_say_what_to_install_where_they_cannot(tmp_path, ci):
     env = {**_without_system_packages(tmp_path), "CI": ci}
-    run = subprocess.run([shutil.which("bash"), str(ROOT / "scripts" / "system-deps.sh"), "test"],
-                         env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts" / "system-deps.sh"), "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert "fonts-nanum" in run.stderr and "bubblewrap" in run.stderr, run.stderr
     assert "the grading, isolation and Gradescope tests skip" in run.stderr
     assert "sudo apt-get install" in run.stderr

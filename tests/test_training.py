@@ -42,8 +42,10 @@ def _flat(model):
 # pick_device
 
 
-@pytest.mark.parametrize(("cuda", "mps", "expected"), [(True, True, "cuda"), (True, False, "cuda"),
-                                                       (False, True, "mps"), (False, False, "cpu")])
+@pytest.mark.parametrize(
+    ("cuda", "mps", "expected"),
+    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+)
 def test_pick_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
@@ -56,8 +58,10 @@ def test_pick_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
 def test_make_batch_teacher_forcing_and_padding():
     batch = make_batch(PAIRS, ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
     rose, cat = KOREAN_VOCAB.encode("장미 는 꽃 이다"), KOREAN_VOCAB.encode("고양이 는 잔다")
-    assert batch.src.tolist() == [[*ENGLISH_VOCAB.encode("the rose is a flower"), 2],
-                                  [*ENGLISH_VOCAB.encode("the cat sleeps"), 2, 0, 0]]
+    assert batch.src.tolist() == [
+        [*ENGLISH_VOCAB.encode("the rose is a flower"), 2],
+        [*ENGLISH_VOCAB.encode("the cat sleeps"), 2, 0, 0],
+    ]
     assert batch.tgt_output.tolist() == [[*rose, 2], [*cat, 2, 0]]
     assert batch.tgt_input.tolist() == [[1, *rose], [1, *cat, 0]]  # no <eos> in the decoder's input
     assert batch.n_tokens == 9 and isinstance(batch.n_tokens, int)
@@ -102,8 +106,9 @@ def _by_hand(logits, targets, pad_id, eps):
     return (per * real).sum() / real.sum()
 
 
-@pytest.mark.parametrize(("shape", "V", "pad_id", "eps"),
-                         [((3, 7), 11, 0, 0.0), ((1, 1), 5, 3, 0.1), ((2, 3, 5), 9, 1, 0.3)])
+@pytest.mark.parametrize(
+    ("shape", "V", "pad_id", "eps"), [((3, 7), 11, 0, 0.0), ((1, 1), 5, 3, 0.1), ((2, 3, 5), 9, 1, 0.3)]
+)
 def test_sequence_loss_against_hand_computation(shape, V, pad_id, eps):
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(*shape, V, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -124,8 +129,9 @@ def test_sequence_loss_ignores_padding_however_much():
     logits, targets = torch.randn(1, 4, 6, generator=gen), torch.tensor([[3, 4, 5, 1]])
     padded_logits = torch.cat([logits, torch.randn(1, 5, 6, generator=gen)], dim=1)
     padded_targets = torch.cat([targets, torch.zeros(1, 5, dtype=torch.long)], dim=1)
-    torch.testing.assert_close(sequence_loss(padded_logits, padded_targets, 0),
-                               sequence_loss(logits, targets, 0))
+    torch.testing.assert_close(
+        sequence_loss(padded_logits, padded_targets, 0), sequence_loss(logits, targets, 0)
+    )
 
 
 # noam_lr
@@ -207,8 +213,7 @@ def test_train_step_through_a_scaler_clips_the_unscaled_gradients():
     _, _, norm = _expected_sgd_update(model, batch, lr=0.1, max_norm=1.0)
     _, expected, _ = _expected_sgd_update(model, batch, lr=0.1, max_norm=norm / 3)
     scaler = _RecordingScaler()
-    train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1), scaler=scaler,
-               max_norm=norm / 3)
+    train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1), scaler=scaler, max_norm=norm / 3)
     assert scaler.calls == ["scale", "unscale_", "step", "update"]
     torch.testing.assert_close(_flat(model), expected, rtol=1e-9, atol=1e-12)
 
@@ -295,8 +300,7 @@ def test_greedy_decode_matches_the_whole_model_and_ignores_padding():
     with torch.no_grad():
         for _ in range(8):
             T = ys.size(1)
-            logits = model(src, ys, (src != 0)[:, None, None, :],
-                           torch.ones(T, T, dtype=torch.bool).tril())
+            logits = model(src, ys, (src != 0)[:, None, None, :], torch.ones(T, T, dtype=torch.bool).tril())
             ys = torch.cat([ys, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     ends = [row.index(2) + 1 if 2 in row else 9 for row in ys.tolist()]
     assert out.size(1) == max(ends)
@@ -307,6 +311,13 @@ def test_greedy_decode_matches_the_whole_model_and_ignores_padding():
 
 
 def test_module_interface_is_documented():
-    for name in ("pick_device", "make_batch", "sequence_loss", "noam_lr", "train_step",
-                 "greedy_decode", "TranslationBatch"):
+    for name in (
+        "pick_device",
+        "make_batch",
+        "sequence_loss",
+        "noam_lr",
+        "train_step",
+        "greedy_decode",
+        "TranslationBatch",
+    ):
         assert name in training.__doc__

@@ -45,8 +45,11 @@ def solved(released):
     nb = copy.deepcopy(released)
     for cell in nb.cells:
         if is_solution(cell):
-            cell.source = "\n".join(line for line in answers[harness.grade_id(cell)].splitlines()
-                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+            cell.source = "\n".join(
+                line
+                for line in answers[harness.grade_id(cell)].splitlines()
+                if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+            )
     return nb
 
 
@@ -78,6 +81,7 @@ def _write(nb, path: Path) -> Path:
 
 
 # -- comparing with the released lesson (no kernel) --------------------------------
+
 
 def test_untouched_and_solved_copies_change_no_locked_cell(released, solved):
     assert locked_cell_changes(released, released) == ([], [])
@@ -141,6 +145,7 @@ def test_an_unreadable_file_fails_without_running_anything(tmp_path, capsys):
 
 # -- running the notebook ----------------------------------------------------------
 
+
 def test_a_correct_notebook_passes(solved, lessons, tmp_path, capsys):
     path = _write(solved, tmp_path / "mine" / f"{LESSON}.ipynb")
     assert main([path], lessons=lessons) == 0
@@ -173,17 +178,18 @@ def test_changed_and_deleted_test_cells_are_reported(solved, lessons, tmp_path, 
     assert "Not ready" in out
 
 
-@pytest.mark.parametrize("noise", ["import warnings\n    warnings.warn('harmless')",
-                                   "import sys\n    print('progress', file=sys.stderr)"],
-                         ids=["warning", "stderr"])
+@pytest.mark.parametrize(
+    "noise",
+    ["import warnings\n    warnings.warn('harmless')", "import sys\n    print('progress', file=sys.stderr)"],
+    ids=["warning", "stderr"],
+)
 def test_the_validate_button_forgives_stderr_as_the_grader_does(tmp_path, monkeypatch, noise):
     """JupyterLab's Validate button builds nbgrader's Validator from the nbgrader_config.py
     of the folder `make lab` starts in; it must not fail a correct answer that writes to stderr."""
     lesson = "00_welcome"
     nb = harness.load(lesson)
     exercise = next(c for c in nb.cells if is_solution(c))
-    exercise.source = exercise.source.replace(
-        "### BEGIN SOLUTION", f"### BEGIN SOLUTION\n    {noise}")
+    exercise.source = exercise.source.replace("### BEGIN SOLUTION", f"### BEGIN SOLUTION\n    {noise}")
     path = _write(nb, tmp_path / lesson / f"{lesson}.ipynb")
     monkeypatch.chdir(ROOT)
     config = ValidateAssignmentHandler.load_config(None)  # what the button runs; self is unused

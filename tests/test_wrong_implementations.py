@@ -32,16 +32,21 @@ def kernels():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("wrong", [
-    pytest.param(w, id=w.id, marks=pytest.mark.xdist_group(f"wrong-{w.lesson}")) for w in WRONG])
+@pytest.mark.parametrize(
+    "wrong", [pytest.param(w, id=w.id, marks=pytest.mark.xdist_group(f"wrong-{w.lesson}")) for w in WRONG]
+)
 def test_wrong_implementation_loses_points(wrong: Wrong, kernels, record_property):
     executed = kernels(wrong.lesson).run_wrong(wrong.target, wrong.code)
-    lost = {cell: (score, most) for cell, (score, most) in harness.scores(executed).items()
-            if score < most}
+    lost = {cell: (score, most) for cell, (score, most) in harness.scores(executed).items() if score < most}
     assert lost, f"{wrong.mistake!r} ({wrong.target}) earned full marks: the hidden tests miss it"
     # conftest.py prints these at the end of the run.
-    record_property("caught", [f"{cell} −{most - score:g}  {harness.failure(executed, cell)[:90]}"
-                        for cell, (score, most) in lost.items()])
+    record_property(
+        "caught",
+        [
+            f"{cell} −{most - score:g}  {harness.failure(executed, cell)[:90]}"
+            for cell, (score, most) in lost.items()
+        ],
+    )
 
 
 @pytest.mark.parametrize("lesson", lesson_ids())

@@ -78,14 +78,15 @@ class TorchTransformer(nn.Module):
         self.src_embed = nn.Embedding(c.vocab, c.d_model)
         self.tgt_embed = nn.Embedding(c.vocab, c.d_model)
         self.register_buffer("pe", positional_encoding(256, c.d_model), persistent=False)
-        self.transformer = nn.Transformer(c.d_model, c.num_heads, c.num_layers, c.num_layers,
-                                          c.d_ff, c.dropout, batch_first=True)
+        self.transformer = nn.Transformer(
+            c.d_model, c.num_heads, c.num_layers, c.num_layers, c.d_ff, c.dropout, batch_first=True
+        )
         self.generator = nn.Linear(c.d_model, c.vocab)
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
         scale = math.sqrt(self.d_model)
-        s = self.src_embed(src) * scale + self.pe[:src.size(1)]  # (B, S, d_model)
-        t = self.tgt_embed(tgt) * scale + self.pe[:tgt.size(1)]  # (B, T, d_model)
+        s = self.src_embed(src) * scale + self.pe[: src.size(1)]  # (B, S, d_model)
+        t = self.tgt_embed(tgt) * scale + self.pe[: tgt.size(1)]  # (B, T, d_model)
         causal = nn.Transformer.generate_square_subsequent_mask(tgt.size(1), device=tgt.device)
         h = self.transformer(s, t, tgt_mask=causal, tgt_is_causal=True)  # (B, T, d_model)
         return self.generator(h)  # (B, T, V)
@@ -95,9 +96,14 @@ def step_flops(c: BenchConfig) -> float:
     """Matmul FLOPs of one training step (forward + backward = 3 forwards)."""
     d, S, T = c.d_model, c.src_len, c.tgt_len
     enc = 2 * (4 * d * d + 2 * d * c.d_ff) * S + 4 * S * S * d
-    dec = (2 * (4 * d * d) * T + 4 * T * T * d  # self-attention
-           + 2 * (2 * d * d) * T + 2 * (2 * d * d) * S + 4 * T * S * d  # cross-attention
-           + 2 * (2 * d * c.d_ff) * T)  # feed-forward
+    dec = (
+        2 * (4 * d * d) * T
+        + 4 * T * T * d  # self-attention
+        + 2 * (2 * d * d) * T
+        + 2 * (2 * d * d) * S
+        + 4 * T * S * d  # cross-attention
+        + 2 * (2 * d * c.d_ff) * T
+    )  # feed-forward
     forward = c.num_layers * (enc + dec) + 2 * d * c.vocab * T
     return 3.0 * c.batch_size * forward
 
@@ -137,8 +143,9 @@ def training_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[[
     tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]  # (B, T)
     causal = look_ahead_mask(c.tgt_len).to(device)  # (T, T)
 
-    def make(model: nn.Module, call: Callable[[nn.Module], torch.Tensor],
-             bf16: bool = False) -> Callable[[], None]:
+    def make(
+        model: nn.Module, call: Callable[[nn.Module], torch.Tensor], bf16: bool = False
+    ) -> Callable[[], None]:
         model.to(device).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -149,21 +156,20 @@ def training_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[[
                 loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten())  # (B·T, V)
             loss.backward()
             opt.step()
+
         return step
 
-    sizes = ModelConfig(c.vocab, c.vocab, c.d_model, c.num_heads, c.num_layers, c.d_ff,
-                        c.dropout)
+    sizes = ModelConfig(c.vocab, c.vocab, c.d_model, c.num_heads, c.num_layers, c.d_ff, c.dropout)
     scratch = build_transformer(sizes)
     fused = use_fused_attention(build_transformer(sizes))
     fused_bf16 = use_fused_attention(build_transformer(sizes))
     return {
         "nn.Transformer": make(TorchTransformer(c), lambda m: m(src, tgt_in)),
-        "course Transformer, from-scratch attention":
-            make(scratch, lambda m: m(src, tgt_in, None, causal)),
-        "course Transformer, fused attention":
-            make(fused, lambda m: m(src, tgt_in, None, causal)),
-        "course Transformer, fused, bf16 autocast":
-            make(fused_bf16, lambda m: m(src, tgt_in, None, causal), bf16=True),
+        "course Transformer, from-scratch attention": make(scratch, lambda m: m(src, tgt_in, None, causal)),
+        "course Transformer, fused attention": make(fused, lambda m: m(src, tgt_in, None, causal)),
+        "course Transformer, fused, bf16 autocast": make(
+            fused_bf16, lambda m: m(src, tgt_in, None, causal), bf16=True
+        ),
     }
 
 
@@ -179,6 +185,7 @@ def attention_steps(c: BenchConfig, device: torch.device) -> dict[str, Callable[
 
     def fused() -> None:
         F.scaled_dot_product_attention(q, k, v, attn_mask=causal).sum().backward()
+
     return {"attention, from scratch": scratch, "attention, F.scaled_dot_product_attention": fused}
 
 
@@ -206,8 +213,16 @@ def run_bench(c: BenchConfig, device: torch.device) -> list[Row]:
         flops = train_flops if name in models else attn_flops
         tokens = c.batch_size * c.tgt_len / seconds
         gflops = flops / seconds / 1e9
-        rows.append(Row(name, tokens, tokens / reference if name in models else None,
-                        gflops, gflops / ceiling, seconds))
+        rows.append(
+            Row(
+                name,
+                tokens,
+                tokens / reference if name in models else None,
+                gflops,
+                gflops / ceiling,
+                seconds,
+            )
+        )
     return rows
 
 
@@ -216,8 +231,10 @@ def print_rows(rows: Sequence[Row], device: torch.device, config: BenchConfig) -
     print(f"{'':44s} {'tokens/s':>10s} {'× nn.T':>7s} {'GFLOP/s':>8s} {'of peak':>8s}")
     for r in rows:
         ratio = f"{r.ratio_vs_nn_transformer:.2f}" if r.ratio_vs_nn_transformer else ""
-        print(f"{r.name:44s} {r.tokens_per_second:10.0f} {ratio:>7s} {r.gflops:8.1f} "
-              f"{r.fraction_of_matmul_peak:8.1%}")
+        print(
+            f"{r.name:44s} {r.tokens_per_second:10.0f} {ratio:>7s} {r.gflops:8.1f} "
+            f"{r.fraction_of_matmul_peak:8.1%}"
+        )
 
 
 def run_time_to_target(args: argparse.Namespace, device: torch.device) -> dict:
@@ -225,32 +242,52 @@ def run_time_to_target(args: argparse.Namespace, device: torch.device) -> dict:
     from transformer_course.time_to_target import time_to_target
     from transformer_course.train import CONFIGS, Run
 
-    config = dataclasses.replace(CONFIGS[args.train_config],
-                                 target_exact_match=args.target_exact_match)
+    config = dataclasses.replace(CONFIGS[args.train_config], target_exact_match=args.target_exact_match)
     if args.max_steps is not None:
         config = dataclasses.replace(config, max_steps=args.max_steps)
     out = args.out if args.out is not None else Path("runs/time_to_target")
-    result = time_to_target(config, Run(out=out, device=device, progress=False,
-                                        amp=args.amp))
-    print(f"device {device}, {torch.get_num_threads()} threads, config {args.train_config}, "
-          f"target {config.target_exact_match:.0%} valid exact match")
+    result = time_to_target(config, Run(out=out, device=device, progress=False, amp=args.amp))
+    print(
+        f"device {device}, {torch.get_num_threads()} threads, config {args.train_config}, "
+        f"target {config.target_exact_match:.0%} valid exact match"
+    )
     print(f"{'':28s} {'s to target':>12s} {'steps':>6s} {'test EM':>8s} {'held-out EM':>12s}")
     for name in ("course", "nn.Transformer"):
         m = result[name]
         seconds = f"{m['seconds_to_target']:.1f}" if m["seconds_to_target"] is not None else "—"
         steps = m["steps_to_target"] if m["steps_to_target"] is not None else "—"
-        print(f"{name:28s} {seconds:>12s} {steps!s:>6s} {m['exact_match']:8.1%} "
-              f"{m['heldout_exact_match']:12.1%}")
+        print(
+            f"{name:28s} {seconds:>12s} {steps!s:>6s} {m['exact_match']:8.1%} "
+            f"{m['heldout_exact_match']:12.1%}"
+        )
     ratio = result["ratio"]
-    print(f"ratio (course / nn.Transformer): {ratio:.2f}" if ratio is not None
-          else "ratio: one of the two did not reach the target")
+    print(
+        f"ratio (course / nn.Transformer): {ratio:.2f}"
+        if ratio is not None
+        else "ratio: one of the two did not reach the target"
+    )
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"device": str(device), "threads": torch.get_num_threads(),
-               "config": args.train_config, "ratio": ratio, **{
-                   name: {k: result[name][k] for k in (
-                       "seconds_to_target", "steps_to_target", "exact_match",
-                       "heldout_exact_match", "train_seconds", "steps", "eval_history")}
-                   for name in ("course", "nn.Transformer")}}
+    summary = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "config": args.train_config,
+        "ratio": ratio,
+        **{
+            name: {
+                k: result[name][k]
+                for k in (
+                    "seconds_to_target",
+                    "steps_to_target",
+                    "exact_match",
+                    "heldout_exact_match",
+                    "train_seconds",
+                    "steps",
+                    "eval_history",
+                )
+            }
+            for name in ("course", "nn.Transformer")
+        },
+    }
     (out / "time_to_target.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -261,16 +298,20 @@ def main(argv: Sequence[str] | None = None) -> list | dict:
         from transformer_course.bench_decode import main as decode_main
 
         return decode_main([a for a in argv if a != "--decode"])
-    parser = argparse.ArgumentParser(prog="python -m transformer_course.bench",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer_course.bench", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--out", type=Path, default=None, help="write DIR/bench.json")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
     for name, default in asdict(BenchConfig()).items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default)
     ttt = parser.add_argument_group("time to target (--time-to-target)")
-    ttt.add_argument("--time-to-target", action="store_true",
-                     help="train both models to the target and print the ratio of their times")
+    ttt.add_argument(
+        "--time-to-target",
+        action="store_true",
+        help="train both models to the target and print the ratio of their times",
+    )
     ttt.add_argument("--train-config", default="tiny", help="train.CONFIGS entry")
     ttt.add_argument("--target-exact-match", type=float, default=0.99)
     ttt.add_argument("--max-steps", type=int, default=None, help="override the config's")
@@ -278,8 +319,9 @@ def main(argv: Sequence[str] | None = None) -> list | dict:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
-                          if args.device == "auto" else args.device)
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
     if args.time_to_target:
         return run_time_to_target(args, device)
     config = BenchConfig(**{name: getattr(args, name) for name in asdict(BenchConfig())})
@@ -287,10 +329,15 @@ def main(argv: Sequence[str] | None = None) -> list | dict:
     print_rows(rows, device, config)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        context = {"device": str(device), "threads": torch.get_num_threads(),
-                   "batch_size": config.batch_size, "dropout": config.dropout}
+        context = {
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "batch_size": config.batch_size,
+            "dropout": config.dropout,
+        }
         (args.out / "bench.json").write_text(
-            json.dumps([{**asdict(r), **context} for r in rows], indent=2) + "\n")
+            json.dumps([{**asdict(r), **context} for r in rows], indent=2) + "\n"
+        )
     return rows
 
 

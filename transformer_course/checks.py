@@ -58,8 +58,9 @@ def _close(actual: torch.Tensor, expected: torch.Tensor, tolerances: dict) -> bo
     if actual.shape != expected.shape:
         return False
     return bool(
-        torch.isclose(actual.detach().cpu().to(expected.dtype), expected.detach().cpu(),
-                      equal_nan=True, **tolerances).all()
+        torch.isclose(
+            actual.detach().cpu().to(expected.dtype), expected.detach().cpu(), equal_nan=True, **tolerances
+        ).all()
     )
 
 

@@ -94,12 +94,10 @@ def _clause(rng: random.Random, verbs: Sequence[Verb], joined: bool, plain: bool
     past = rng.random() < 0.5
     aspect: Aspect = "simple"
     if not plain:
-        aspect = rng.choices(("simple", "negated", "progressive"),
-                             weights=(2, 1, 1 if verb.ing else 0))[0]
+        aspect = rng.choices(("simple", "negated", "progressive"), weights=(2, 1, 1 if verb.ing else 0))[0]
     if joined and verb.joined_present_reads_as_past and aspect == "simple":
         past = True  # "the boy and the girl read the book" reads as the past
-    return Clause(tuple(_noun_phrase(rng, s) for s in subjects), verb.base, complement, past,
-                  aspect)
+    return Clause(tuple(_noun_phrase(rng, s) for s in subjects), verb.base, complement, past, aspect)
 
 
 def _because(rng: random.Random) -> Because:
@@ -178,10 +176,8 @@ class HeldOut:
 
 # "old" on a noun of each of its classes; "it" pointing at a subject, an object, a place.
 HELDOUT = HeldOut(
-    adjective_nouns=frozenset({("old", "horse"), ("old", "chair"), ("red", "apple"),
-                               ("black", "cat")}),
-    noun_states=frozenset({("dog", "sleepy"), ("sofa", "warm"), ("bread", "sweet"),
-                           ("bag", "heavy")}),
+    adjective_nouns=frozenset({("old", "horse"), ("old", "chair"), ("red", "apple"), ("black", "cat")}),
+    noun_states=frozenset({("dog", "sleepy"), ("sofa", "warm"), ("bread", "sweet"), ("bag", "heavy")}),
 )
 
 
@@ -211,8 +207,19 @@ def make_splits(pairs: Iterable[Pair], heldout: HeldOut = HELDOUT) -> Splits:
 
 # Phenomena.
 
-PHENOMENA = ("copula", "negation", "progressive", "joined", "reordering", "particles", "old",
-             "it", "it:subject", "it:object", "it:place")
+PHENOMENA = (
+    "copula",
+    "negation",
+    "progressive",
+    "joined",
+    "reordering",
+    "particles",
+    "old",
+    "it",
+    "it:subject",
+    "it:object",
+    "it:place",
+)
 _AFTER_CONSONANT = frozenset(p for p, _ in PARTICLES.values())
 _AFTER_VOWEL = frozenset(p for _, p in PARTICLES.values())
 
@@ -296,8 +303,10 @@ class Vocab:
         try:
             return [self._ids[token] for token in text.split()]
         except KeyError as err:
-            raise ValueError(f"token {err.args[0]!r} is not in the vocabulary: it holds only "
-                             "the grammar's words (see transformer_course.grammar)") from None
+            raise ValueError(
+                f"token {err.args[0]!r} is not in the vocabulary: it holds only "
+                "the grammar's words (see transformer_course.grammar)"
+            ) from None
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
         """Tokens of ``ids`` up to the first ``EOS``, skipping ``PAD`` and ``BOS``.
@@ -342,21 +351,23 @@ def pad(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
         output: (len(sequences), longest length).
     """
     width = max(len(s) for s in sequences)
-    return torch.tensor([[*s, *[pad_id] * (width - len(s))] for s in sequences],
-                        dtype=torch.long)  # (B, width)
+    return torch.tensor(
+        [[*s, *[pad_id] * (width - len(s))] for s in sequences], dtype=torch.long
+    )  # (B, width)
 
 
 def collate(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
     """Encode and pad a group of pairs (see ``Batch`` for the layout)."""
-    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs],
-              src_vocab.pad_id)  # (B, S)
-    tgt = pad([[tgt_vocab.bos_id, *tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs],
-              tgt_vocab.pad_id)  # (B, T)
+    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs], src_vocab.pad_id)  # (B, S)
+    tgt = pad(
+        [[tgt_vocab.bos_id, *tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs], tgt_vocab.pad_id
+    )  # (B, T)
     return Batch(src, tgt, tuple(pairs))
 
 
-def length_groups(pairs: Sequence[Pair], batch_size: int = 64,
-                  seed: int | None = None) -> list[tuple[Pair, ...]]:
+def length_groups(
+    pairs: Sequence[Pair], batch_size: int = 64, seed: int | None = None
+) -> list[tuple[Pair, ...]]:
     """The pairs cut into groups of similar length, so that little of each batch is padding.
 
     Pairs are sorted by (English length, Korean length) and cut into groups of
@@ -370,15 +381,15 @@ def length_groups(pairs: Sequence[Pair], batch_size: int = 64,
     if seed is not None:
         rng.shuffle(order)
     order.sort(key=lambda i: (len(pairs[i].english.split()), len(pairs[i].korean.split())))
-    groups = [tuple(pairs[i] for i in order[i : i + batch_size])
-              for i in range(0, len(order), batch_size)]
+    groups = [tuple(pairs[i] for i in order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
     if seed is not None:
         rng.shuffle(groups)
     return groups
 
 
-def batches(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int = 64,
-            seed: int | None = None) -> Iterator[Batch]:
+def batches(
+    pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab, batch_size: int = 64, seed: int | None = None
+) -> Iterator[Batch]:
     """``length_groups`` of the pairs, each encoded and padded by ``collate``.
 
     Shape:

@@ -130,8 +130,14 @@ def reordering(model: nn.Module, pairs: Sequence[Pair]) -> dict:
             vb, vk, ve = (torch.tensor(x) for x in zip(*verbs, strict=True))
             verb_per_layer.append((alignment(weights.mean(1))[vb, vk] == ve).float().mean().item())
     chance = (1.0 / maps.src_len[b].float()).mean().item()
-    return {"n": len(rows), "per_layer": per_layer, "best_head": best_head,
-            "verb_n": len(verbs), "verb_per_layer": verb_per_layer, "chance": chance}
+    return {
+        "n": len(rows),
+        "per_layer": per_layer,
+        "best_head": best_head,
+        "verb_n": len(verbs),
+        "verb_per_layer": verb_per_layer,
+        "chance": chance,
+    }
 
 
 def it_positions(english: str) -> tuple[int, int, int | None] | None:
@@ -144,8 +150,11 @@ def it_positions(english: str) -> tuple[int, int, int | None] | None:
     words = english.split()
     ((_, resolved),) = fitting_nouns(sentence)
     main = sentence.main
-    others = [p.noun for p in (*main.subjects, *([main.complement] if main.complement else []))
-              if p.noun != resolved.noun]
+    others = [
+        p.noun
+        for p in (*main.subjects, *([main.complement] if main.complement else []))
+        if p.noun != resolved.noun
+    ]
     if words.count(resolved.noun) != 1 or any(words.count(o) != 1 for o in others):
         return None
     other = words.index(others[0]) if others else None
@@ -176,10 +185,14 @@ def it_resolution(model: nn.Module, pairs: Sequence[Pair]) -> dict:
         on_other.append(weights[b, :, it, other])  # (N, h)
         on_state.append(weights[b, :, it, state])  # (N, h)
     on_noun_t, on_other_t = torch.stack(on_noun, 1), torch.stack(on_other, 1)  # (N, L, h)
-    return {"n": len(found), "on_noun": on_noun_t.mean(0), "on_other": on_other_t.mean(0),
-            "on_state": torch.stack(on_state, 1).mean(0),
-            "wins": (on_noun_t > on_other_t).float().mean(0),
-            "chance": (1.0 / maps.src_len.float()).mean().item()}
+    return {
+        "n": len(found),
+        "on_noun": on_noun_t.mean(0),
+        "on_other": on_other_t.mean(0),
+        "on_state": torch.stack(on_state, 1).mean(0),
+        "wins": (on_noun_t > on_other_t).float().mean(0),
+        "chance": (1.0 / maps.src_len.float()).mean().item(),
+    }
 
 
 def mapping_vs_order(outputs: Sequence[str], references: Sequence[str]) -> dict:
@@ -190,14 +203,16 @@ def mapping_vs_order(outputs: Sequence[str], references: Sequence[str]) -> dict:
     also the reference's. ``exact``: both; ``order_only_errors``: outputs with the right
     words in a wrong order.
     """
-    same = [Counter(o.split()) == Counter(r.split()) for o, r in zip(outputs, references,
-                                                                     strict=True)]
+    same = [Counter(o.split()) == Counter(r.split()) for o, r in zip(outputs, references, strict=True)]
     exact = [o == r for o, r in zip(outputs, references, strict=True)]
     chosen = sum(same)
-    return {"n": len(outputs), "word_choice": chosen / max(len(outputs), 1),
-            "order": sum(exact) / chosen if chosen else 0.0,
-            "exact": sum(exact) / max(len(outputs), 1),
-            "order_only_errors": chosen - sum(exact)}
+    return {
+        "n": len(outputs),
+        "word_choice": chosen / max(len(outputs), 1),
+        "order": sum(exact) / chosen if chosen else 0.0,
+        "exact": sum(exact) / max(len(outputs), 1),
+        "order_only_errors": chosen - sum(exact),
+    }
 
 
 def _verdict(value: float, holds: float, weak: float) -> str:
@@ -222,27 +237,35 @@ def claims_table(reorder: dict, it: dict, words: dict) -> list[dict]:
     d_layer, d_head = divmod(int((wins - 0.5).abs().argmax()), wins.size(1))
     s_layer, s_head = divmod(int(it["on_state"].argmax()), wins.size(1))
     return [
-        {"claim": "cross-attention relates each Korean word to its English word, "
-                  "the verb moved to the end (notes 3)",
-         "verdict": _verdict(share, 0.5, 2 * reorder["chance"]),
-         "measurement": f"decoder layer {best + 1}: {share:.0%} of {reorder['n']} content words "
-                        f"aligned (chance {reorder['chance']:.0%}); sentence-final verb "
-                        f"{verb:.0%} of {reorder['verb_n']}"},
-        {"claim": '"it" is resolved from context (notes 3)',
-         "verdict": _verdict(top, 0.9, 0.7),
-         "measurement": f"encoder layer {layer + 1} head {head + 1}: the resolved noun outweighs "
-                        f"the other in {top:.0%} of {it['n']} sentences (chance 50%); weight "
-                        f"{it['on_noun'][layer, head]:.2f} vs "
-                        f"{it['on_other'][layer, head]:.2f} (uniform {it['chance']:.2f}); most "
-                        f"decisive: layer {d_layer + 1} head {d_head + 1}, "
-                        f"{wins[d_layer, d_head]:.0%}; most weight on the state word: layer "
-                        f"{s_layer + 1} head {s_head + 1}, {it['on_state'][s_layer, s_head]:.2f}"},
-        {"claim": "the words are mapped: word choice (the notes say they are already known)",
-         "verdict": _verdict(words["word_choice"], 0.95, 0.7),
-         "measurement": f"{words['word_choice']:.1%} of {words['n']} translations have exactly "
-                        "the reference's words"},
-        {"claim": "the words are arranged: order, given the right words (notes 1)",
-         "verdict": _verdict(words["order"], 0.95, 0.7),
-         "measurement": f"{words['order']:.1%} of those are also in the right order "
-                        f"({words['order_only_errors']} order-only errors)"},
+        {
+            "claim": "cross-attention relates each Korean word to its English word, "
+            "the verb moved to the end (notes 3)",
+            "verdict": _verdict(share, 0.5, 2 * reorder["chance"]),
+            "measurement": f"decoder layer {best + 1}: {share:.0%} of {reorder['n']} content words "
+            f"aligned (chance {reorder['chance']:.0%}); sentence-final verb "
+            f"{verb:.0%} of {reorder['verb_n']}",
+        },
+        {
+            "claim": '"it" is resolved from context (notes 3)',
+            "verdict": _verdict(top, 0.9, 0.7),
+            "measurement": f"encoder layer {layer + 1} head {head + 1}: the resolved noun outweighs "
+            f"the other in {top:.0%} of {it['n']} sentences (chance 50%); weight "
+            f"{it['on_noun'][layer, head]:.2f} vs "
+            f"{it['on_other'][layer, head]:.2f} (uniform {it['chance']:.2f}); most "
+            f"decisive: layer {d_layer + 1} head {d_head + 1}, "
+            f"{wins[d_layer, d_head]:.0%}; most weight on the state word: layer "
+            f"{s_layer + 1} head {s_head + 1}, {it['on_state'][s_layer, s_head]:.2f}",
+        },
+        {
+            "claim": "the words are mapped: word choice (the notes say they are already known)",
+            "verdict": _verdict(words["word_choice"], 0.95, 0.7),
+            "measurement": f"{words['word_choice']:.1%} of {words['n']} translations have exactly "
+            "the reference's words",
+        },
+        {
+            "claim": "the words are arranged: order, given the right words (notes 1)",
+            "verdict": _verdict(words["order"], 0.95, 0.7),
+            "measurement": f"{words['order']:.1%} of those are also in the right order "
+            f"({words['order_only_errors']} order-only errors)",
+        },
     ]

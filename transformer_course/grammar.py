@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 # Noun classes. "Animate" is person or animal.
-PERSON, ANIMAL, FURNITURE, OBJECT, FOOD, PLANT = (
-    "person", "animal", "furniture", "object", "food", "plant"
-)
+PERSON, ANIMAL, FURNITURE, OBJECT, FOOD, PLANT = ("person", "animal", "furniture", "object", "food", "plant")
 CLASSES = (PERSON, ANIMAL, FURNITURE, OBJECT, FOOD, PLANT)
 ANIMATE = frozenset({PERSON, ANIMAL})
 ANY_CLASS = frozenset(CLASSES)
@@ -136,35 +134,134 @@ SLEEP_PLACE = ("위", "에서")
 _ANIMATE_TEXT = "a person or animal"
 
 VERBS = (
-    Verb("eat", "eats", "ate", "eating", "먹", "먹는다", "먹었다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(FOOD), complement_text="food"),
-    Verb("see", "sees", "saw", None, "보", "본다", "봤다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(*CLASSES), complement_text="any noun"),
-    Verb("like", "likes", "liked", None, "좋아하", "좋아한다", "좋아했다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(*CLASSES), complement_text="any noun"),
-    Verb("read", "reads", "read", "reading", "읽", "읽는다", "읽었다", frozenset({PERSON}),
-         "a person", objects=frozenset({"book"}), complement_text="the book"),
-    Verb("chase", "chases", "chased", "chasing", "쫓", "쫓는다", "쫓았다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(*ANIMATE), complement_text="a person or animal other than the subject",
-         object_may_be_subject=False),
-    Verb("find", "finds", "found", None, "찾", "찾는다", "찾았다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(OBJECT, FOOD), complement_text="an object or food"),
-    Verb("catch", "catches", "caught", None, "잡", "잡는다", "잡았다", ANIMATE, _ANIMATE_TEXT,
-         objects=nouns_of(ANIMAL) | {"ball"}, complement_text="the ball or an animal"),
-    Verb("sit", "sits", "sat", None, "앉", "앉는다", "앉았다", ANIMATE, _ANIMATE_TEXT,
-         places=nouns_of(FURNITURE), complement_text="'on' and furniture",
-         place_required=True, place_words=SIT_PLACE),
-    Verb("sleep", "sleeps", "slept", "sleeping", "자", "잔다", "잤다", ANIMATE, _ANIMATE_TEXT,
-         places=nouns_of(FURNITURE), complement_text="nothing, or 'on' and furniture",
-         place_words=SLEEP_PLACE),
+    Verb(
+        "eat",
+        "eats",
+        "ate",
+        "eating",
+        "먹",
+        "먹는다",
+        "먹었다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(FOOD),
+        complement_text="food",
+    ),
+    Verb(
+        "see",
+        "sees",
+        "saw",
+        None,
+        "보",
+        "본다",
+        "봤다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(*CLASSES),
+        complement_text="any noun",
+    ),
+    Verb(
+        "like",
+        "likes",
+        "liked",
+        None,
+        "좋아하",
+        "좋아한다",
+        "좋아했다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(*CLASSES),
+        complement_text="any noun",
+    ),
+    Verb(
+        "read",
+        "reads",
+        "read",
+        "reading",
+        "읽",
+        "읽는다",
+        "읽었다",
+        frozenset({PERSON}),
+        "a person",
+        objects=frozenset({"book"}),
+        complement_text="the book",
+    ),
+    Verb(
+        "chase",
+        "chases",
+        "chased",
+        "chasing",
+        "쫓",
+        "쫓는다",
+        "쫓았다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(*ANIMATE),
+        complement_text="a person or animal other than the subject",
+        object_may_be_subject=False,
+    ),
+    Verb(
+        "find",
+        "finds",
+        "found",
+        None,
+        "찾",
+        "찾는다",
+        "찾았다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(OBJECT, FOOD),
+        complement_text="an object or food",
+    ),
+    Verb(
+        "catch",
+        "catches",
+        "caught",
+        None,
+        "잡",
+        "잡는다",
+        "잡았다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        objects=nouns_of(ANIMAL) | {"ball"},
+        complement_text="the ball or an animal",
+    ),
+    Verb(
+        "sit",
+        "sits",
+        "sat",
+        None,
+        "앉",
+        "앉는다",
+        "앉았다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        places=nouns_of(FURNITURE),
+        complement_text="'on' and furniture",
+        place_required=True,
+        place_words=SIT_PLACE,
+    ),
+    Verb(
+        "sleep",
+        "sleeps",
+        "slept",
+        "sleeping",
+        "자",
+        "잔다",
+        "잤다",
+        ANIMATE,
+        _ANIMATE_TEXT,
+        places=nouns_of(FURNITURE),
+        complement_text="nothing, or 'on' and furniture",
+        place_words=SLEEP_PLACE,
+    ),
 )
 
 STATES = tuple(
     State(english, korean, classes)
     for classes, words in (
         (ANIMATE, "tired 피곤해서 hungry 배고파서 sleepy 졸려서 happy 기뻐서"),
-        (frozenset({FURNITURE}),
-         "soft 부드러워서 warm 따뜻해서 clean 깨끗해서 comfortable 편해서"),
+        (frozenset({FURNITURE}), "soft 부드러워서 warm 따뜻해서 clean 깨끗해서 comfortable 편해서"),
         (frozenset({FOOD}), "delicious 맛있어서 fresh 신선해서 sweet 달아서"),
         (frozenset({OBJECT}), "cheap 싸서 light 가벼워서 heavy 무거워서 interesting 재미있어서"),
     )
@@ -172,8 +269,7 @@ STATES = tuple(
 )
 
 # Particles: (after a final consonant, after a vowel).
-PARTICLES = {"topic": ("은", "는"), "subject": ("이", "가"), "object": ("을", "를"),
-             "and": ("과", "와")}
+PARTICLES = {"topic": ("은", "는"), "subject": ("이", "가"), "object": ("을", "를"), "and": ("과", "와")}
 COPULA, NOT_COPULA = "이다", "아니다"
 NEGATION = ("지", "않는다", "않았다")  # stem suffix, present, past
 PROGRESSIVE = ("고", "있다", "있었다")
@@ -187,21 +283,27 @@ _ADJECTIVE_WORDS = frozenset(a.english for a in ADJECTIVES)
 _BY_PRESENT = {v.present: v for v in VERBS}
 _BY_PAST = {v.past: v for v in VERBS}
 _BY_ING = {v.ing: v for v in VERBS if v.ing}
-_FUNCTION_WORDS = frozenset(
-    "the a an and is are was were not does do did on because it".split()
-)
+_FUNCTION_WORDS = frozenset("the a an and is are was were not does do did on because it".split())
 
 ENGLISH_WORDS = frozenset(
-    _FUNCTION_WORDS | _NOUN.keys() | _CATEGORY.keys() | _ADJECTIVE_WORDS | _STATE.keys()
+    _FUNCTION_WORDS
+    | _NOUN.keys()
+    | _CATEGORY.keys()
+    | _ADJECTIVE_WORDS
+    | _STATE.keys()
     | {form for v in VERBS for form in (v.base, v.present, v.past, v.ing) if form}
 )
 KOREAN_TOKENS = frozenset(
-    {n.korean for n in NOUNS} | {c.korean for c in CATEGORIES} | {a.korean for a in ADJECTIVES}
-    | {s.korean for s in STATES} | {p for pair in PARTICLES.values() for p in pair}
-    | {v.korean_present for v in VERBS} | {v.korean_past for v in VERBS}
-    | {v.stem + NEGATION[0] for v in VERBS} | {v.stem + PROGRESSIVE[0] for v in VERBS if v.ing}
-    | {COPULA, NOT_COPULA, IT_OBJECT, IT_PLACE, *NEGATION[1:], *PROGRESSIVE[1:],
-       *SIT_PLACE, *SLEEP_PLACE}
+    {n.korean for n in NOUNS}
+    | {c.korean for c in CATEGORIES}
+    | {a.korean for a in ADJECTIVES}
+    | {s.korean for s in STATES}
+    | {p for pair in PARTICLES.values() for p in pair}
+    | {v.korean_present for v in VERBS}
+    | {v.korean_past for v in VERBS}
+    | {v.stem + NEGATION[0] for v in VERBS}
+    | {v.stem + PROGRESSIVE[0] for v in VERBS if v.ing}
+    | {COPULA, NOT_COPULA, IT_OBJECT, IT_PLACE, *NEGATION[1:], *PROGRESSIVE[1:], *SIT_PLACE, *SLEEP_PLACE}
 )
 
 
@@ -275,8 +377,7 @@ def _noun(english: str) -> Noun:
 
 
 def _category_as_noun(word: str) -> str:
-    return (f"'{word}' is a category, used only after 'is' ('the cat is an animal'); "
-            "use a noun such as 'cat'")
+    return f"'{word}' is a category, used only after 'is' ('the cat is an animal'); use a noun such as 'cat'"
 
 
 def _adjective(phrase: NounPhrase) -> Adjective | None:
@@ -337,12 +438,14 @@ def _check_copula(sentence: Copula) -> None:
     _adjective(sentence.subject)
     noun = _noun(sentence.subject.noun)
     if sentence.category not in _CATEGORY:
-        raise ValueError(f"'{sentence.category}' is not a category: after 'is' use one of "
-                         + ", ".join(_CATEGORY))
+        raise ValueError(
+            f"'{sentence.category}' is not a category: after 'is' use one of " + ", ".join(_CATEGORY)
+        )
     true = noun.english in _CATEGORY[sentence.category].members
     if true and sentence.negated:
-        raise ValueError(f"'{english(sentence)}' is not true: use 'is' (the negation is used "
-                         "only with a false category)")
+        raise ValueError(
+            f"'{english(sentence)}' is not true: use 'is' (the negation is used only with a false category)"
+        )
     if not true and not sentence.negated:
         raise ValueError(f"'{english(sentence)}' is not a true fact: use 'is not'")
 
@@ -355,8 +458,9 @@ def _check_clause(sentence: Clause) -> None:
         _adjective(subject)
         noun = _noun(subject.noun)
         if noun.cls not in verb.subjects:
-            raise ValueError(f"'{verb.base}' needs {verb.subject_text} as its subject, "
-                             f"not '{noun.english}' ({noun.cls})")
+            raise ValueError(
+                f"'{verb.base}' needs {verb.subject_text} as its subject, not '{noun.english}' ({noun.cls})"
+            )
     nouns = [s.noun for s in sentence.subjects]
     if len(set(nouns)) < len(nouns):
         raise ValueError(f"'the {nouns[0]} and the {nouns[1]}' joins a noun with itself")
@@ -364,10 +468,15 @@ def _check_clause(sentence: Clause) -> None:
         raise ValueError(f"unknown aspect {sentence.aspect!r}")
     if sentence.aspect == "progressive" and verb.ing is None:
         raise ValueError(f"'{verb.base}' has no progressive (-ing) form in this grammar")
-    if (len(nouns) == 2 and verb.joined_present_reads_as_past and sentence.aspect == "simple"
-            and not sentence.past):
-        raise ValueError(f"a joined subject with '{verb.base}' in the simple present would read as "
-                         "the past: not covered")
+    if (
+        len(nouns) == 2
+        and verb.joined_present_reads_as_past
+        and sentence.aspect == "simple"
+        and not sentence.past
+    ):
+        raise ValueError(
+            f"a joined subject with '{verb.base}' in the simple present would read as the past: not covered"
+        )
     _check_complement(sentence, verb)
 
 
@@ -380,35 +489,41 @@ def _check_complement(sentence: Clause, verb: Verb) -> None:
     _adjective(complement)
     allowed = verb.objects or verb.places
     if complement.noun not in allowed:
-        raise ValueError(f"'{verb.base}' takes {verb.complement_text}, "
-                         f"not '{complement.noun}' ({_noun(complement.noun).cls})")
+        raise ValueError(
+            f"'{verb.base}' takes {verb.complement_text}, "
+            f"not '{complement.noun}' ({_noun(complement.noun).cls})"
+        )
     if not verb.object_may_be_subject and complement.noun in {s.noun for s in sentence.subjects}:
-        raise ValueError(f"'{verb.base}' takes {verb.complement_text}: "
-                         f"the {complement.noun} cannot {verb.base} itself")
+        raise ValueError(
+            f"'{verb.base}' takes {verb.complement_text}: the {complement.noun} cannot {verb.base} itself"
+        )
 
 
 def _check_because(sentence: Because) -> None:
     main = sentence.main
     if not isinstance(main, Clause):
-        raise ValueError("a because-clause follows a clause with a verb (forms 2 and 3), "
-                         "not 'is a ...'")
+        raise ValueError("a because-clause follows a clause with a verb (forms 2 and 3), not 'is a ...'")
     _check_clause(main)
     _state(sentence.state)
     if len(main.subjects) != 1:
         raise ValueError("a because-clause needs a single-noun subject, not two joined ones")
     if main.aspect != "simple":
-        raise ValueError(f"a because-clause follows a plain present or past verb, not a "
-                         f"{main.aspect} one ('{english(main)}')")
+        raise ValueError(
+            f"a because-clause follows a plain present or past verb, not a "
+            f"{main.aspect} one ('{english(main)}')"
+        )
     fits = fitting_nouns(sentence)
     if not fits:
-        raise ValueError(f"'it' cannot be {sentence.state}: no noun in '{english(main)}' "
-                         f"can be {sentence.state}")
+        raise ValueError(
+            f"'it' cannot be {sentence.state}: no noun in '{english(main)}' can be {sentence.state}"
+        )
     if len(fits) > 1:
         names = " and ".join(f"'{p.noun}'" for _, p in fits)
         raise ValueError(f"'it' is ambiguous: {names} can both be {sentence.state}")
 
 
 # English.
+
 
 def _english_np(phrase: NounPhrase) -> list[str]:
     return ["the", *([phrase.adjective] if phrase.adjective else []), phrase.noun]
@@ -442,17 +557,28 @@ def english(sentence: Sentence) -> str:
     """The English text of a sentence tree (words separated by single spaces)."""
     if isinstance(sentence, Copula):
         category = _CATEGORY[sentence.category]
-        words = [*_english_np(sentence.subject), "is", *(["not"] if sentence.negated else []),
-                 *([category.article] if category.article else []), category.english]
+        words = [
+            *_english_np(sentence.subject),
+            "is",
+            *(["not"] if sentence.negated else []),
+            *([category.article] if category.article else []),
+            category.english,
+        ]
     elif isinstance(sentence, Clause):
         words = _english_clause(sentence)
     else:
-        words = [*_english_clause(sentence.main), "because", "it",
-                 "was" if sentence.main.past else "is", sentence.state]
+        words = [
+            *_english_clause(sentence.main),
+            "because",
+            "it",
+            "was" if sentence.main.past else "is",
+            sentence.state,
+        ]
     return " ".join(words)
 
 
 # Korean.
+
 
 def _korean_np(phrase: NounPhrase) -> list[str]:
     adjective = _adjective(phrase)
@@ -569,8 +695,9 @@ class _Parser:
         if self.peek() in _BE and (self.peek(1) in {"a", "an", "not"} | _CATEGORY.keys()):
             copula = self.copula(subjects)
             if self.peek() == "because":
-                raise ValueError("a because-clause follows a clause with a verb (forms 2 and "
-                                 "3), not 'is a ...'")
+                raise ValueError(
+                    "a because-clause follows a clause with a verb (forms 2 and 3), not 'is a ...'"
+                )
             self.end("the end of the sentence")
             return copula
         clause = self.clause(subjects)
@@ -591,8 +718,10 @@ class _Parser:
         self.end("the end of the sentence")
         if past != clause.past:
             tense = "past" if clause.past else "present"
-            raise ValueError(f"'{english(clause)}' is in the {tense}: use 'because it "
-                             f"{'was' if clause.past else 'is'} {state}'")
+            raise ValueError(
+                f"'{english(clause)}' is in the {tense}: use 'because it "
+                f"{'was' if clause.past else 'is'} {state}'"
+            )
         return Because(clause, state)
 
     def end(self, expected: str) -> None:
@@ -604,8 +733,9 @@ class _Parser:
             raise ValueError("'it' is used only in 'because it is/was ...'")
         if self.peek() != "the":
             if self.peek() in ("a", "an"):
-                raise ValueError(f"'{self.peek()}' is used only before a category after 'is': "
-                                 f"write 'the' before {role}")
+                raise ValueError(
+                    f"'{self.peek()}' is used only before a category after 'is': write 'the' before {role}"
+                )
             raise self.fail(f"'the' and {role}")
         self.take()
         adjective = self.take() if self.peek() in _ADJECTIVE_WORDS else None
@@ -630,22 +760,22 @@ class _Parser:
     def copula(self, subjects: tuple[NounPhrase, ...]) -> Copula:
         be = self.take()
         if len(subjects) > 1:
-            raise ValueError(f"'{be} a ...' with a joined subject needs plural nouns, which "
-                             "are not covered")
+            raise ValueError(f"'{be} a ...' with a joined subject needs plural nouns, which are not covered")
         if be != "is":
             raise ValueError(f"'{be}' before a category: the copula is 'is' (present only)")
         negated = self.peek() == "not"
         if negated:
             self.take()
             if self.peek() in _BY_ING:
-                raise ValueError(f"'is not {self.peek()}': a negated progressive is not "
-                                 "covered; use 'does not' or 'did not'")
+                raise ValueError(
+                    f"'is not {self.peek()}': a negated progressive is not "
+                    "covered; use 'does not' or 'did not'"
+                )
         article = self.take() if self.peek() in ("a", "an") else ""
         word = self.peek()
         if word not in _CATEGORY:
             if word in _NOUN:
-                raise ValueError(f"'{word}' is not a category: after 'is' use one of "
-                                 + ", ".join(_CATEGORY))
+                raise ValueError(f"'{word}' is not a category: after 'is' use one of " + ", ".join(_CATEGORY))
             raise self.fail("a category (" + ", ".join(_CATEGORY) + ")")
         category = _CATEGORY[self.take()]
         if article != category.article:
@@ -663,16 +793,19 @@ class _Parser:
                 right = {"is": "are", "are": "is", "was": "were", "were": "was"}[be]
                 raise ValueError(f"'{be}' does not agree with the subject: use '{right}'")
             if self.peek() in _ADJECTIVE_WORDS | _STATE.keys():
-                raise ValueError(f"'{be} {self.peek()}': adjectives go before a noun ('the big "
-                                 "cat'); after 'is' use a category or a verb in -ing")
+                raise ValueError(
+                    f"'{be} {self.peek()}': adjectives go before a noun ('the big "
+                    "cat'); after 'is' use a category or a verb in -ing"
+                )
             if self.peek() not in _BY_ING:
                 raise self.fail("a verb in -ing (" + ", ".join(_BY_ING) + ") or a category")
             verb, past, aspect = _BY_ING[self.take()], be in ("was", "were"), "progressive"
         elif word in ("does", "do", "did"):
             auxiliary = self.take()
             if auxiliary != "did" and single != (auxiliary == "does"):
-                raise ValueError(f"'{auxiliary}' does not agree with the subject: use "
-                                 f"'{'does' if single else 'do'}'")
+                raise ValueError(
+                    f"'{auxiliary}' does not agree with the subject: use '{'does' if single else 'do'}'"
+                )
             if self.peek() != "not":
                 raise self.fail(f"'not' after '{auxiliary}'")
             self.take()
@@ -683,13 +816,13 @@ class _Parser:
             verb, past, aspect = _BY_PAST[self.take()], True, "simple"
         elif word in _BY_PRESENT:
             if not single:
-                raise ValueError(f"a joined subject takes the plural '{_BY_PRESENT[word].base}',"
-                                 f" not '{word}'")
+                raise ValueError(
+                    f"a joined subject takes the plural '{_BY_PRESENT[word].base}', not '{word}'"
+                )
             verb, past, aspect = _BY_PRESENT[self.take()], False, "simple"
         elif word in _VERB:
             if single:
-                raise ValueError(f"a single subject takes '{_VERB[word].present}', "
-                                 f"not '{word}'")
+                raise ValueError(f"a single subject takes '{_VERB[word].present}', not '{word}'")
             verb, past, aspect = _VERB[self.take()], False, "simple"
         else:
             raise self.fail("a verb")

@@ -456,7 +456,9 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "reorder left the cross-attention keys alone: a beam row's cache must follow it, cross too.",
         "reorder moved the keys but not the values.",
     ),
-    "beam-probabilities-not-log": ("your log_probs are probabilities: sum the log_softmax, and return log P.",),
+    "beam-probabilities-not-log": (
+        "your log_probs are probabilities: sum the log_softmax, and return log P.",
+    ),
     "look-ahead-on-one-query": (
         "the new token sees only the first cached key: a look-ahead mask row is not for the one new query "
         "(it is the last position and sees every cached key): pass no mask to the self-attention.",

@@ -144,9 +144,7 @@ class Encoder(nn.Module):
         output: (B, T_src, d_model), the context vectors.
     """
 
-    def __init__(
-        self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0
-    ):
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers)
@@ -175,9 +173,7 @@ class Decoder(nn.Module):
         output: (B, T_tgt, d_model).
     """
 
-    def __init__(
-        self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0
-    ):
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, num_heads, d_ff, dropout) for _ in range(num_layers)

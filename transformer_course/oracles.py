@@ -11,13 +11,19 @@ import torch
 from torch import nn
 
 # (our attribute, theirs) for each sublayer of a layer; attention modules are split below.
-_ENCODER_LAYER = (("self_attn", "self_attn"), ("ffn.linear1", "linear1"),
-                  ("ffn.linear2", "linear2"), ("norm1", "norm1"), ("norm2", "norm2"))
+_ENCODER_LAYER = (
+    ("self_attn", "self_attn"),
+    ("ffn.linear1", "linear1"),
+    ("ffn.linear2", "linear2"),
+    ("norm1", "norm1"),
+    ("norm2", "norm2"),
+)
 _DECODER_LAYER = _ENCODER_LAYER + (("cross_attn", "multihead_attn"), ("norm3", "norm3"))
 
 
-def torch_mask(mask: torch.Tensor | None, batch: int, num_heads: int, t_q: int, t_k: int
-               ) -> torch.Tensor | None:
+def torch_mask(
+    mask: torch.Tensor | None, batch: int, num_heads: int, t_q: int, t_k: int
+) -> torch.Tensor | None:
     """Our boolean mask (True = allowed) as nn.MultiheadAttention's 3-D attn_mask
     (True = blocked), one (T_q, T_k) slice per batch element and head.
 
@@ -56,8 +62,9 @@ def _attention_pairs(ours: nn.Module, theirs: nn.MultiheadAttention, path: str, 
     return pairs
 
 
-def parameter_pairs(ours: nn.Module, theirs: nn.Module, path: str = ""
-                    ) -> list[tuple[str, torch.Tensor, torch.Tensor, slice]]:
+def parameter_pairs(
+    ours: nn.Module, theirs: nn.Module, path: str = ""
+) -> list[tuple[str, torch.Tensor, torch.Tensor, slice]]:
     """Match each parameter of ``ours`` with the rows of ``theirs`` that hold it.
 
     ``theirs`` is nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, one of their
@@ -71,10 +78,15 @@ def parameter_pairs(ours: nn.Module, theirs: nn.Module, path: str = ""
     if isinstance(theirs, nn.TransformerEncoder | nn.TransformerDecoder):
         layers = _attribute(ours, "layers", owner)
         if len(layers) != len(theirs.layers):
-            raise AssertionError(f"your {owner} has {len(layers)} layers in `layers`, "
-                                 f"expected {len(theirs.layers)} (num_layers).")
-        return [pair for i, (mine, other) in enumerate(zip(layers, theirs.layers, strict=True))
-                for pair in parameter_pairs(mine, other, f"{prefix}layers.{i}")]
+            raise AssertionError(
+                f"your {owner} has {len(layers)} layers in `layers`, "
+                f"expected {len(theirs.layers)} (num_layers)."
+            )
+        return [
+            pair
+            for i, (mine, other) in enumerate(zip(layers, theirs.layers, strict=True))
+            for pair in parameter_pairs(mine, other, f"{prefix}layers.{i}")
+        ]
     if isinstance(theirs, nn.MultiheadAttention):
         return _attention_pairs(ours, theirs, path, owner)
     names = _DECODER_LAYER if isinstance(theirs, nn.TransformerDecoderLayer) else _ENCODER_LAYER
@@ -84,8 +96,10 @@ def parameter_pairs(ours: nn.Module, theirs: nn.Module, path: str = ""
         if isinstance(twin, nn.MultiheadAttention):
             pairs += _attention_pairs(module, twin, prefix + mine, owner)
         else:
-            pairs += [(f"{prefix}{mine}.{name}", getattr(module, name), getattr(twin, name),
-                       slice(None)) for name in ("weight", "bias")]
+            pairs += [
+                (f"{prefix}{mine}.{name}", getattr(module, name), getattr(twin, name), slice(None))
+                for name in ("weight", "bias")
+            ]
     return pairs
 
 
@@ -94,8 +108,9 @@ def load_torch_weights(ours: nn.Module, theirs: nn.Module) -> None:
     """Copy the weights of PyTorch's layer (or stack) ``theirs`` into ours."""
     for name, mine, other, rows in parameter_pairs(ours, theirs):
         if mine.shape != other[rows].shape:
-            raise AssertionError(f"your `{name}` has shape {tuple(mine.shape)}, "
-                                 f"expected {tuple(other[rows].shape)}.")
+            raise AssertionError(
+                f"your `{name}` has shape {tuple(mine.shape)}, expected {tuple(other[rows].shape)}."
+            )
         mine.copy_(other[rows])
 
 

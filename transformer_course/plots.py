@@ -8,10 +8,11 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib import font_manager
 
-HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "UnDotum", "Malgun Gothic",
-                "AppleGothic")
-INSTALL_HINT = ("install a font with Hangul glyphs, e.g. `sudo apt-get install fonts-nanum` "
-                "(Debian/Ubuntu), then restart the kernel")
+HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "UnDotum", "Malgun Gothic", "AppleGothic")
+INSTALL_HINT = (
+    "install a font with Hangul glyphs, e.g. `sudo apt-get install fonts-nanum` "
+    "(Debian/Ubuntu), then restart the kernel"
+)
 
 
 def use_hangul_font() -> str | None:
@@ -29,8 +30,9 @@ def use_hangul_font() -> str | None:
             plt.rcParams["font.family"] = [name, "DejaVu Sans"]
             plt.rcParams["axes.unicode_minus"] = False
             return name
-    warnings.warn(f"No font with Hangul glyphs found: Korean labels will show as boxes; {INSTALL_HINT}.",
-                  stacklevel=2)
+    warnings.warn(
+        f"No font with Hangul glyphs found: Korean labels will show as boxes; {INSTALL_HINT}.", stacklevel=2
+    )
     return None
 
 
@@ -49,8 +51,10 @@ def attention_heatmap(
     """
     weights = weights.detach().float().cpu()
     if weights.dim() != 2 or weights.shape != (len(queries), len(keys)):
-        raise ValueError(f"weights of shape {tuple(weights.shape)} do not match "
-                         f"{len(queries)} query and {len(keys)} key labels")
+        raise ValueError(
+            f"weights of shape {tuple(weights.shape)} do not match "
+            f"{len(queries)} query and {len(keys)} key labels"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * len(keys) + 2, 0.5 * len(queries) + 1.5))
     image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -61,10 +65,13 @@ def attention_heatmap(
     if title:
         ax.set_title(title)
     if annotate if annotate is not None else weights.numel() <= 100:
-        for (i, j), w in zip(torch.cartesian_prod(torch.arange(weights.shape[0]),
-                                                  torch.arange(weights.shape[1])).tolist(),
-                             weights.flatten().tolist(), strict=True):
-            ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if w > 0.6 else "black")
+        for (i, j), w in zip(
+            torch.cartesian_prod(torch.arange(weights.shape[0]), torch.arange(weights.shape[1])).tolist(),
+            weights.flatten().tolist(),
+            strict=True,
+        ):
+            ax.text(
+                j, i, f"{w:.2f}", ha="center", va="center", fontsize=8, color="white" if w > 0.6 else "black"
+            )
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax

@@ -40,24 +40,31 @@ class TorchTranslator(nn.Module):
         nn.init.normal_(self.src_embed.weight, std=c.d_model**-0.5)
         nn.init.normal_(self.tgt_embed.weight, std=c.d_model**-0.5)
         self.register_buffer("pe", positional_encoding(c.max_len, c.d_model), persistent=False)
-        self.transformer = nn.Transformer(c.d_model, c.num_heads, c.num_layers, c.num_layers,
-                                          c.d_ff, c.dropout, batch_first=True)
+        self.transformer = nn.Transformer(
+            c.d_model, c.num_heads, c.num_layers, c.num_layers, c.d_ff, c.dropout, batch_first=True
+        )
         # Nested tensors skip padding in eval() but warn that they are a prototype; plain
         # padded tensors are what the course's model computes on too.
         self.transformer.encoder.use_nested_tensor = False
         self.generator = nn.Linear(c.d_model, c.tgt_vocab)
 
     def _embed(self, tokens: torch.Tensor, table: nn.Embedding) -> torch.Tensor:
-        return table(tokens) * math.sqrt(self.d_model) + self.pe[:tokens.size(1)]  # (B, T, d)
+        return table(tokens) * math.sqrt(self.d_model) + self.pe[: tokens.size(1)]  # (B, T, d)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
         # nn.Transformer's rule is the opposite one: True where a key is *padding*.
         padding = None if src_mask is None else ~src_mask[:, 0, 0, :]  # (B, S)
-        return self.transformer.encoder(self._embed(src, self.src_embed),
-                                        src_key_padding_mask=padding)  # (B, S, d_model)
+        return self.transformer.encoder(
+            self._embed(src, self.src_embed), src_key_padding_mask=padding
+        )  # (B, S, d_model)
 
-    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, tgt_mask: torch.Tensor | None,
-               src_mask: torch.Tensor | None) -> torch.Tensor:
+    def decode(
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None,
+        src_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         T = tgt.size(1)
         # Boolean like the padding masks (PyTorch warns when the two kinds are mixed).
         causal = torch.ones(T, T, dtype=torch.bool, device=tgt.device).triu(1)  # (T, T)
@@ -65,11 +72,21 @@ class TorchTranslator(nn.Module):
         tgt_padding = None if tgt_mask is None else ~tgt_mask[:, 0, -1, :]  # (B, T)
         src_padding = None if src_mask is None else ~src_mask[:, 0, 0, :]  # (B, S)
         return self.transformer.decoder(
-            self._embed(tgt, self.tgt_embed), memory, tgt_mask=causal, tgt_is_causal=True,
-            tgt_key_padding_mask=tgt_padding, memory_key_padding_mask=src_padding)  # (B, T, d)
+            self._embed(tgt, self.tgt_embed),
+            memory,
+            tgt_mask=causal,
+            tgt_is_causal=True,
+            tgt_key_padding_mask=tgt_padding,
+            memory_key_padding_mask=src_padding,
+        )  # (B, T, d)
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_mask: torch.Tensor | None,
-                tgt_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self,
+        src: torch.Tensor,
+        tgt: torch.Tensor,
+        src_mask: torch.Tensor | None,
+        tgt_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
         memory = self.encode(src, src_mask)  # (B, S, d_model)
         return self.generator(self.decode(tgt, memory, tgt_mask, src_mask))  # (B, T, V)
 
@@ -89,8 +106,10 @@ def time_to_target(config: Config, run: Run) -> dict:
     course = train(config, dataclasses.replace(run, out=out / "course", attention="fused"))
     torch.manual_seed(run.seed)  # the same seed as the course model's initialisation
     reference = TorchTranslator(config.model_config(len(ENGLISH_VOCAB), len(KOREAN_VOCAB)))
-    torch_run = train(config, dataclasses.replace(run, out=out / "nn_transformer"),
-                      model=reference)
+    torch_run = train(config, dataclasses.replace(run, out=out / "nn_transformer"), model=reference)
     ours, theirs = course.metrics["seconds_to_target"], torch_run.metrics["seconds_to_target"]
-    return {"course": course.metrics, "nn.Transformer": torch_run.metrics,
-            "ratio": ours / theirs if ours is not None and theirs else None}
+    return {
+        "course": course.metrics,
+        "nn.Transformer": torch_run.metrics,
+        "ratio": ours / theirs if ours is not None and theirs else None,
+    }

@@ -87,8 +87,9 @@ class Config:
 
     def model_config(self, src_vocab: int, tgt_vocab: int) -> ModelConfig:
         """The model this run trains, for vocabularies of these sizes."""
-        return ModelConfig(src_vocab, tgt_vocab, self.d_model, self.num_heads, self.num_layers,
-                           self.d_ff, self.dropout)
+        return ModelConfig(
+            src_vocab, tgt_vocab, self.d_model, self.num_heads, self.num_layers, self.d_ff, self.dropout
+        )
 
 
 # With unlimited generated data the model cannot memorise, so dropout (whose random draws
@@ -96,13 +97,30 @@ class Config:
 CONFIGS = {
     # Measured on a 2-core CPU: warm-up 200 at 0.7 took 750 steps to 99 % valid exact match,
     # warm-up 100 at 0.5 takes 400; a higher peak rate (1.0) or batches of 128 are slower.
-    "tiny": Config(d_ff=256, batch_size=64, warmup=100, lr_factor=0.5, time_budget=300.0,
-                   valid_size=500),
-    "base": Config(d_model=256, num_heads=8, num_layers=3, d_ff=1024, dropout=0.1,
-                   batch_size=128, warmup=1000, max_steps=20_000, pool_size=200_000),
-    "gpu": Config(d_model=256, num_heads=8, num_layers=3, d_ff=1024, batch_size=256,
-                  warmup=300, lr_factor=0.5, max_steps=5000, time_budget=60.0,
-                  pool_size=100_000),
+    "tiny": Config(d_ff=256, batch_size=64, warmup=100, lr_factor=0.5, time_budget=300.0, valid_size=500),
+    "base": Config(
+        d_model=256,
+        num_heads=8,
+        num_layers=3,
+        d_ff=1024,
+        dropout=0.1,
+        batch_size=128,
+        warmup=1000,
+        max_steps=20_000,
+        pool_size=200_000,
+    ),
+    "gpu": Config(
+        d_model=256,
+        num_heads=8,
+        num_layers=3,
+        d_ff=1024,
+        batch_size=256,
+        warmup=300,
+        lr_factor=0.5,
+        max_steps=5000,
+        time_budget=60.0,
+        pool_size=100_000,
+    ),
 }
 
 
@@ -144,8 +162,9 @@ def amp_dtype_for(device: torch.device, amp: str) -> torch.dtype | None:
     return None
 
 
-def epoch_groups(train: Sequence[Pair], batch_size: int, seed: int, epoch: int,
-                 rank: int, world: int) -> list[tuple[Pair, ...]]:
+def epoch_groups(
+    train: Sequence[Pair], batch_size: int, seed: int, epoch: int, rank: int, world: int
+) -> list[tuple[Pair, ...]]:
     """This rank's batches of one epoch: length-bucketed, shuffled by (seed, epoch), and
     dealt round-robin to the ranks; every rank gets the same number."""
     groups = length_groups(train, batch_size, seed=seed * 100_003 + epoch)
@@ -153,18 +172,25 @@ def epoch_groups(train: Sequence[Pair], batch_size: int, seed: int, epoch: int,
     return groups[rank:usable:world]
 
 
-def translate(model: nn.Module, pairs: Sequence[Pair], device: torch.device,
-              batch_size: int = 256) -> list[str]:
+def translate(
+    model: nn.Module, pairs: Sequence[Pair], device: torch.device, batch_size: int = 256
+) -> list[str]:
     """Greedy translations of the pairs' English, in the pairs' order."""
     order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].english.split()))
     out = [""] * len(pairs)
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         group = [pairs[i] for i in idx]
         src = make_batch(group, ENGLISH_VOCAB, KOREAN_VOCAB, device).src  # (B, S)
         longest = max(len(p.english.split()) for p in group)
-        ids = greedy_decode(model, src, max_len=2 * longest + 4, bos_id=KOREAN_VOCAB.bos_id,
-                            eos_id=KOREAN_VOCAB.eos_id, pad_id=KOREAN_VOCAB.pad_id)  # (B, L)
+        ids = greedy_decode(
+            model,
+            src,
+            max_len=2 * longest + 4,
+            bos_id=KOREAN_VOCAB.bos_id,
+            eos_id=KOREAN_VOCAB.eos_id,
+            pad_id=KOREAN_VOCAB.pad_id,
+        )  # (B, L)
         for i, row in zip(idx, ids, strict=True):
             out[i] = KOREAN_VOCAB.decode(row)
     return out
@@ -196,14 +222,23 @@ def evaluate(model: nn.Module, pairs: Sequence[Pair], device: torch.device) -> d
             per[name] = {"n": len(chosen), "exact_match": sum(chosen) / len(chosen)}
     # The tokens are already separated by spaces; sacrebleu must not split them again.
     bleu = sacrebleu.corpus_bleu(hyps, [refs], tokenize="none").score
-    errors = [{"english": p.english, "reference": p.korean, "output": h}
-              for p, h, hit in zip(pairs, hyps, hits, strict=True) if not hit][:10]
-    return {"n": len(pairs), "exact_match": sum(hits) / len(hits), "bleu": bleu,
-            "per_phenomenon": per, "errors": errors}
+    errors = [
+        {"english": p.english, "reference": p.korean, "output": h}
+        for p, h, hit in zip(pairs, hyps, hits, strict=True)
+        if not hit
+    ][:10]
+    return {
+        "n": len(pairs),
+        "exact_match": sum(hits) / len(hits),
+        "bleu": bleu,
+        "per_phenomenon": per,
+        "errors": errors,
+    }
 
 
-def plot_loss(history: list[tuple[int, float]], path: Path,
-              eval_history: Sequence[dict] = (), target: float = 0.0) -> None:
+def plot_loss(
+    history: list[tuple[int, float]], path: Path, eval_history: Sequence[dict] = (), target: float = 0.0
+) -> None:
     """The training loss per step and its running mean and, beside it when there is one,
     the valid split's exact match at each evaluation; saved as a PNG."""
     import matplotlib
@@ -214,10 +249,13 @@ def plot_loss(history: list[tuple[int, float]], path: Path,
     steps = [s for s, _ in history]
     losses = [x for _, x in history]
     window = max(1, len(losses) // 50)
-    smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1])
-              for i in range(len(losses))]
-    fig, axes = plt.subplots(1, 2 if eval_history else 1, figsize=(12 if eval_history else 7, 4),
-                             squeeze=False)
+    smooth = [
+        sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1])
+        for i in range(len(losses))
+    ]
+    fig, axes = plt.subplots(
+        1, 2 if eval_history else 1, figsize=(12 if eval_history else 7, 4), squeeze=False
+    )
     ax = axes[0, 0]
     ax.plot(steps, losses, alpha=0.3, label="loss per step")
     ax.plot(steps, smooth, label=f"running mean ({window} steps)")
@@ -227,8 +265,12 @@ def plot_loss(history: list[tuple[int, float]], path: Path,
     ax.legend()
     if eval_history:
         ax = axes[0, 1]
-        ax.plot([e["step"] for e in eval_history], [e["valid_exact_match"] for e in eval_history],
-                marker="o", label="valid exact match")
+        ax.plot(
+            [e["step"] for e in eval_history],
+            [e["valid_exact_match"] for e in eval_history],
+            marker="o",
+            label="valid exact match",
+        )
         if target > 0:
             ax.axhline(target, color="grey", linestyle="--", label=f"target {target:.0%}")
         ax.set_xlabel("step")
@@ -292,7 +334,8 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     # LambdaLR counts from 0, the Noam formula from 1.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: config.lr_factor * noam_lr(s + 1, config.d_model, config.warmup))
+        optimizer, lambda s: config.lr_factor * noam_lr(s + 1, config.d_model, config.warmup)
+    )
 
     step, train_seconds, tokens, history = 0, 0.0, 0, []
     eval_history: list[dict] = []  # {step, seconds, valid_exact_match}
@@ -310,7 +353,8 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
     net: nn.Module = model
     if distributed:
         net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     if run.compile:
         net = torch.compile(net)
 
@@ -321,37 +365,62 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
         else:
             rngs = [_rng_state()]
         if rank == 0:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "step": step,
-                        "train_seconds": train_seconds, "tokens": tokens, "history": history,
-                        "eval_history": eval_history,
-                        "rng": rngs, "config": dataclasses.asdict(config)},
-                       checkpoint.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "train_seconds": train_seconds,
+                    "tokens": tokens,
+                    "history": history,
+                    "eval_history": eval_history,
+                    "rng": rngs,
+                    "config": dataclasses.asdict(config),
+                },
+                checkpoint.with_suffix(".tmp"),
+            )
             # Rename is atomic, so an interrupted save leaves the previous checkpoint intact.
             checkpoint.with_suffix(".tmp").replace(checkpoint)
 
     amp_dtype = amp_dtype_for(device, run.amp)
     groups = functools.lru_cache(maxsize=2)(
-        lambda epoch: epoch_groups(train_pairs, config.batch_size, run.seed, epoch, rank, world))
+        lambda epoch: epoch_groups(train_pairs, config.batch_size, run.seed, epoch, rank, world)
+    )
     steps_per_epoch = len(groups(0))
     if steps_per_epoch == 0:
-        raise ValueError(f"the train split has {len(train_pairs)} pairs, fewer than "
-                         f"{world} batches of {config.batch_size}: raise pool_size or lower "
-                         "batch_size.")
-    bar = tqdm(total=config.max_steps, initial=step, disable=not run.progress or rank != 0,
-               dynamic_ncols=True, desc=f"train {device.type}")
+        raise ValueError(
+            f"the train split has {len(train_pairs)} pairs, fewer than "
+            f"{world} batches of {config.batch_size}: raise pool_size or lower "
+            "batch_size."
+        )
+    bar = tqdm(
+        total=config.max_steps,
+        initial=step,
+        disable=not run.progress or rank != 0,
+        dynamic_ncols=True,
+        desc=f"train {device.type}",
+    )
     start_step, start_tokens, start_seconds = step, tokens, train_seconds
-    valid = splits.valid[:config.valid_size]
+    valid = splits.valid[: config.valid_size]
     target = config.target_exact_match
-    reached = next((e for e in eval_history if e["valid_exact_match"] >= target), None) \
-        if target > 0 else None
+    reached = (
+        next((e for e in eval_history if e["valid_exact_match"] >= target), None) if target > 0 else None
+    )
     eval_seconds = 0.0
     started = time.perf_counter()
     while step < config.max_steps and reached is None:
         epoch, index = divmod(step, steps_per_epoch)
         batch = make_batch(groups(epoch)[index], ENGLISH_VOCAB, KOREAN_VOCAB, device)
-        loss = train_step(net, batch, optimizer, scheduler, max_norm=config.max_norm,
-                          label_smoothing=config.label_smoothing, amp_dtype=amp_dtype)
+        loss = train_step(
+            net,
+            batch,
+            optimizer,
+            scheduler,
+            max_norm=config.max_norm,
+            label_smoothing=config.label_smoothing,
+            amp_dtype=amp_dtype,
+        )
         step += 1
         tokens += batch.n_tokens * world  # batches are length-bucketed, so about equal
         # The clock of training excludes the evaluations, which are measured apart.
@@ -361,8 +430,7 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
         if target > 0 and step % config.eval_every == 0:
             evaluated = time.perf_counter()
             score = exact_match(model, valid, device) if rank == 0 else 0.0
-            eval_history.append({"step": step, "seconds": train_seconds,
-                                 "valid_exact_match": score})
+            eval_history.append({"step": step, "seconds": train_seconds, "valid_exact_match": score})
             if score >= target:
                 reached, done = eval_history[-1], True
             eval_seconds += time.perf_counter() - evaluated
@@ -386,8 +454,8 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
         dist.barrier()  # rank 0 evaluates and writes meanwhile
         return Result(model, None)
     evaluated = time.perf_counter()
-    test = evaluate(model, splits.test[:config.eval_size], device)
-    heldout = evaluate(model, splits.heldout[:config.eval_size], device)
+    test = evaluate(model, splits.test[: config.eval_size], device)
+    heldout = evaluate(model, splits.heldout[: config.eval_size], device)
     metrics = {
         "exact_match": test["exact_match"],
         "bleu": test["bleu"],
@@ -424,32 +492,51 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[Config, Run]:
-    parser = argparse.ArgumentParser(prog="python -m transformer_course.train",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m transformer_course.train", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--config", choices=sorted(CONFIGS), default="tiny")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--out", type=Path, default=Path("runs/tiny"))
     parser.add_argument("--attention", choices=["fused", "scratch"], default="fused")
-    parser.add_argument("--amp", choices=["auto", "bf16", "off"], default="auto",
-                        help="bf16 autocast: auto = on CUDA and on CPUs with bf16 arithmetic")
+    parser.add_argument(
+        "--amp",
+        choices=["auto", "bf16", "off"],
+        default="auto",
+        help="bf16 autocast: auto = on CUDA and on CPUs with bf16 arithmetic",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads (0: PyTorch's default); 1 is far faster on a "
-                             "CPU that other processes keep busy")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads (0: PyTorch's default); 1 is far faster on a CPU that other processes keep busy",
+    )
     overrides = {f.name: f.type for f in dataclasses.fields(Config)}
     for name, kind in overrides.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
-                            help=f"override the config's {name}")
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=kind, default=None, help=f"override the config's {name}"
+        )
     args = parser.parse_args(argv)
-    config = dataclasses.replace(CONFIGS[args.config], **{
-        name: getattr(args, name) for name in overrides if getattr(args, name) is not None})
+    config = dataclasses.replace(
+        CONFIGS[args.config],
+        **{name: getattr(args, name) for name in overrides if getattr(args, name) is not None},
+    )
     device = pick_device() if args.device == "auto" else torch.device(args.device)
-    run = Run(out=args.out, device=device, attention=args.attention, amp=args.amp,
-              compile=args.compile, resume=args.resume, seed=args.seed,
-              progress=not args.no_progress, threads=args.threads)
+    run = Run(
+        out=args.out,
+        device=device,
+        attention=args.attention,
+        amp=args.amp,
+        compile=args.compile,
+        resume=args.resume,
+        seed=args.seed,
+        progress=not args.no_progress,
+        threads=args.threads,
+    )
     return config, run
 
 
@@ -461,9 +548,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()
     if metrics is not None:
-        print(json.dumps({k: metrics[k] for k in ("exact_match", "heldout_exact_match", "bleu",
-                                                   "tokens_per_second", "train_seconds",
-                                                   "steps", "device")}))
+        print(
+            json.dumps(
+                {
+                    k: metrics[k]
+                    for k in (
+                        "exact_match",
+                        "heldout_exact_match",
+                        "bleu",
+                        "tokens_per_second",
+                        "train_seconds",
+                        "steps",
+                        "device",
+                    )
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

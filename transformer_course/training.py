@@ -83,14 +83,17 @@ def make_batch(
             src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T); B = len(pairs).
     """
     pairs = [Pair(*p) if isinstance(p, tuple) else p for p in pairs]
-    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs],
-              src_vocab.pad_id).to(device)  # (B, S)
-    tgt_output = pad([[*tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs],
-                     tgt_vocab.pad_id).to(device)  # (B, T)
+    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs], src_vocab.pad_id).to(
+        device
+    )  # (B, S)
+    tgt_output = pad([[*tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs], tgt_vocab.pad_id).to(
+        device
+    )  # (B, T)
     # Shifting moves each row's EOS one place right; where that lands on padding it is
     # padding again, so the decoder never reads EOS.
     tgt_input = shift_right(tgt_output, tgt_vocab.bos_id).masked_fill(
-        tgt_output == tgt_vocab.pad_id, tgt_vocab.pad_id)  # (B, T)
+        tgt_output == tgt_vocab.pad_id, tgt_vocab.pad_id
+    )  # (B, T)
     return TranslationBatch(
         src=src,
         tgt_input=tgt_input,
@@ -121,8 +124,12 @@ def sequence_loss(
         logits: (..., T, V); targets: (..., T); output: a 0-dim tensor, logits' dtype.
     """
     V = logits.size(-1)
-    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1),  # (N, V), (N,)
-                           ignore_index=pad_id, label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits.reshape(-1, V),
+        targets.reshape(-1),  # (N, V), (N,)
+        ignore_index=pad_id,
+        label_smoothing=label_smoothing,
+    )
 
 
 def noam_lr(step: int, d_model: int, warmup: int) -> float:
@@ -137,8 +144,10 @@ def noam_lr(step: int, d_model: int, warmup: int) -> float:
         warmup: the number of warm-up steps.
     """
     if step < 1:
-        raise ValueError(f"noam_lr is defined for step >= 1 (step^-0.5 is infinite at 0), got "
-                         f"step={step}; with LambdaLR, pass step + 1.")
+        raise ValueError(
+            f"noam_lr is defined for step >= 1 (step^-0.5 is infinite at 0), got "
+            f"step={step}; with LambdaLR, pass step + 1."
+        )
     return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
@@ -178,8 +187,9 @@ def train_step(
     device_type = batch.src.device.type
     if amp_dtype is None and device_type == "cuda":
         amp_dtype = torch.bfloat16
-    autocast = (torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
     with autocast:
         logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
         loss = sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)

@@ -59,11 +59,17 @@ except ImportError as missing:
 torch.manual_seed(0)
 
 python_ok = sys.version_info >= (3, 11)
-print(("✓" if python_ok else "✗") + f" Python {platform.python_version()}"
-      + ("" if python_ok else ": the course needs Python 3.11 or newer"))
+print(
+    ("✓" if python_ok else "✗")
+    + f" Python {platform.python_version()}"
+    + ("" if python_ok else ": the course needs Python 3.11 or newer")
+)
 torch_ok = int(torch.__version__.split(".")[0]) >= 2
-print(("✓" if torch_ok else "✗") + f" PyTorch {torch.__version__}"
-      + ("" if torch_ok else ": the course needs PyTorch 2; run `make install`"))
+print(
+    ("✓" if torch_ok else "✗")
+    + f" PyTorch {torch.__version__}"
+    + ("" if torch_ok else ": the course needs PyTorch 2; run `make install`")
+)
 print(f"✓ matplotlib {matplotlib.__version__}")
 if torch.cuda.is_available():
     print(f"✓ GPU: {torch.cuda.get_device_name(0)} (lesson 08 trains on it)")
@@ -143,8 +149,10 @@ q, k, v = torch.randn(2, 3, 8), torch.randn(2, 4, 8), torch.randn(2, 4, 8)  # (B
 allowed = torch.tensor([True, True, False, False]).expand(3, 4)  # (T_q, T_k), True = may attend
 out_masked = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, T_q, d)
 out_first_two = F.scaled_dot_product_attention(q, k[:, :2], v[:, :2])  # only keys 0 and 1 exist
-print("masked attention == attention over the first two keys only:",
-      torch.allclose(out_masked, out_first_two, atol=1e-6))
+print(
+    "masked attention == attention over the first two keys only:",
+    torch.allclose(out_masked, out_first_two, atol=1e-6),
+)
 
 # %% [markdown]
 # ## 4. The course map
@@ -188,9 +196,16 @@ def draw_links(ax, top, bottom, links, title):
     for x, word in zip(x_bottom, bottom, strict=True):
         ax.text(x, 0, word, ha="center", va="center", fontsize=13, bbox=box)
     for i, j, dashed in links:
-        ax.annotate("", xy=(x_bottom[j], 0.12), xytext=(x_top[i], 0.88),
-                    arrowprops={"arrowstyle": "->", "linestyle": "--" if dashed else "-",
-                                "color": "tab:orange" if dashed else "tab:blue"})
+        ax.annotate(
+            "",
+            xy=(x_bottom[j], 0.12),
+            xytext=(x_top[i], 0.88),
+            arrowprops={
+                "arrowstyle": "->",
+                "linestyle": "--" if dashed else "-",
+                "color": "tab:orange" if dashed else "tab:blue",
+            },
+        )
     ax.set_xlim(-0.6, width + 0.6)
     ax.set_ylim(-0.3, 1.3)
     ax.set_title(title)
@@ -198,12 +213,20 @@ def draw_links(ax, top, bottom, links, title):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 2.8))
-draw_links(axes[0], ["rose", "is", "flower"], ["장미", "는", "꽃", "이다"],
-           [(0, 0, False), (0, 1, True), (1, 3, False), (2, 2, False)],
-           "rose is flower: the verb (이다) goes last")
-draw_links(axes[1], ["the", "cat", "eats", "the", "fish"], ["고양이", "는", "생선", "을", "먹는다"],
-           [(1, 0, False), (1, 1, True), (2, 4, False), (4, 2, False), (4, 3, True)],
-           "the cat eats the fish: the verb (먹는다) goes last; articles have no token")
+draw_links(
+    axes[0],
+    ["rose", "is", "flower"],
+    ["장미", "는", "꽃", "이다"],
+    [(0, 0, False), (0, 1, True), (1, 3, False), (2, 2, False)],
+    "rose is flower: the verb (이다) goes last",
+)
+draw_links(
+    axes[1],
+    ["the", "cat", "eats", "the", "fish"],
+    ["고양이", "는", "생선", "을", "먹는다"],
+    [(1, 0, False), (1, 1, True), (2, 4, False), (4, 2, False), (4, 3, True)],
+    "the cat eats the fish: the verb (먹는다) goes last; articles have no token",
+)
 fig.suptitle("English subject–verb–object, Korean subject–object–verb: the verb moves to the end")
 plt.tight_layout()
 plt.show()
@@ -274,10 +297,15 @@ generator = torch.Generator().manual_seed(1)
 for length in (1, 2, 5, 9):
     sequence = torch.randint(0, 100, (length,), generator=generator)
     permutation = torch.randperm(length, generator=generator)
-    expect_close(arrange(sequence, permutation.tolist()), sequence.index_select(-1, permutation),
-                 f"arrange of {length} tokens by a random permutation",
-                 mistakes={"you sent token i to place order[i]; place i should receive "
-                           "tokens[order[i]]": sequence.index_select(-1, permutation.argsort())})
+    expect_close(
+        arrange(sequence, permutation.tolist()),
+        sequence.index_select(-1, permutation),
+        f"arrange of {length} tokens by a random permutation",
+        mistakes={
+            "you sent token i to place order[i]; place i should receive "
+            "tokens[order[i]]": sequence.index_select(-1, permutation.argsort())
+        },
+    )
 passed("arrange reorders sequences of 1 to 9 tokens")
 ### END HIDDEN TESTS
 
@@ -293,29 +321,41 @@ except (IndexError, RuntimeError) as error:
         "axis (the tokens of each sequence), whatever the number of leading batch dims."
     ) from None
 expect_shape(arranged, (2, 4), "arrange of a (2, 4) batch")
-expect_close(arranged, torch.tensor([[4, 2, 1, 3], [5, 2, 1, 3]]),
-             "arrange of a (2, 4) batch (장미 는 꽃 이다 / 튤립 는 꽃 이다)")
+expect_close(
+    arranged,
+    torch.tensor([[4, 2, 1, 3], [5, 2, 1, 3]]),
+    "arrange of a (2, 4) batch (장미 는 꽃 이다 / 튤립 는 꽃 이다)",
+)
 passed("arrange works on a batch of two sentences")
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(2)
 for shape in ((4, 4), (3, 2, 7), (1, 1), (2, 1, 3, 5)):
     sequences = torch.randint(0, 100, shape, generator=generator)
     permutation = torch.randperm(shape[-1], generator=generator)
-    mistakes = {"you sent token i to place order[i]; place i should receive tokens[..., order[i]]":
-                sequences.index_select(-1, permutation.argsort())}
+    mistakes = {
+        "you sent token i to place order[i]; place i "
+        "should receive tokens[..., order[i]]": sequences.index_select(-1, permutation.argsort())
+    }
     if shape[0] == shape[-1]:
         mistakes["you reordered the first axis (the batch), not the last (the tokens)"] = (
-            sequences.index_select(0, permutation))
-    expect_close(arrange(sequences, permutation.tolist()),
-                 sequences.index_select(-1, permutation),
-                 f"arrange of a batch of shape {shape}", mistakes=mistakes)
+            sequences.index_select(0, permutation)
+        )
+    expect_close(
+        arrange(sequences, permutation.tolist()),
+        sequences.index_select(-1, permutation),
+        f"arrange of a batch of shape {shape}",
+        mistakes=mistakes,
+    )
 passed("arrange works with 0 to 3 leading batch dims")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_arrange_order", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 bag = torch.tensor([1, 2, 3, 4])
-expect_close(arrange(bag, torch.tensor([3, 1, 0, 2])), torch.tensor([4, 2, 1, 3]),
-             "arrange with the order given as a tensor")
+expect_close(
+    arrange(bag, torch.tensor([3, 1, 0, 2])),
+    torch.tensor([4, 2, 1, 3]),
+    "arrange with the order given as a tensor",
+)
 passed("the order may be a tensor")
 selected = arrange(bag, [3, 1])
 expect_shape(selected, (2,), "arrange(bag, [3, 1]), an order shorter than the sequence")
@@ -328,14 +368,17 @@ for shape, length in (((2, 6), 3), ((3, 5), 8), ((2, 2, 4), 1)):
     order = torch.randint(0, shape[-1], (length,), generator=generator)
     for given in (order, order.tolist()):
         out = arrange(sequences, given)
-        expect_close(out, sequences.index_select(-1, order),
-                     f"arrange of int32 tokens of shape {shape} by an order of length {length} "
-                     "(with repeats)")
+        expect_close(
+            out,
+            sequences.index_select(-1, order),
+            f"arrange of int32 tokens of shape {shape} by an order of length {length} (with repeats)",
+        )
     if not torch.equal(sequences, kept):
         raise AssertionError("arrange changed its input: return a new tensor, leave `tokens` as it was.")
 values = torch.randn(2, 3, 4, dtype=torch.float64, generator=generator)
-expect_close(arrange(values, [2, 0]), values.index_select(-1, torch.tensor([2, 0])),
-             "arrange of float64 values")
+expect_close(
+    arrange(values, [2, 0]), values.index_select(-1, torch.tensor([2, 0])), "arrange of float64 values"
+)
 passed("arrange selects, repeats, keeps the dtype and leaves its input alone")
 ### END HIDDEN TESTS
 
@@ -350,9 +393,13 @@ order = [3, 1, 0, 2]
 sentences = arrange(bags, order)  # (B, T)
 fig, axes = plt.subplots(1, 2, figsize=(10, 2.6))
 for ax, bag_ids, sentence_ids in zip(axes, bags, sentences, strict=True):
-    draw_links(ax, [KOREAN[i] for i in bag_ids.tolist()], [KOREAN[i] for i in sentence_ids.tolist()],
-               [(source, place, False) for place, source in enumerate(order)],
-               "top: the bag, in dictionary order; bottom: arranged")
+    draw_links(
+        ax,
+        [KOREAN[i] for i in bag_ids.tolist()],
+        [KOREAN[i] for i in sentence_ids.tolist()],
+        [(source, place, False) for place, source in enumerate(order)],
+        "top: the bag, in dictionary order; bottom: arranged",
+    )
 plt.tight_layout()
 plt.show()
 

@@ -53,9 +53,12 @@ def expect_qkv(result, expected, what, mistakes=None):
         raise AssertionError(f"{what}: return a tuple (q, k, v) of three tensors; got a {got}.")
     names = ("q", "k", "v")
     for name, actual, wanted in zip(names, result, expected, strict=True):
-        known = {f"your {name} equals what {other} should be: compute {name} with w_{name}, "
-                 "and return (q, k, v) in that order.": expected[j]
-                 for j, other in enumerate(names) if other != name}
+        known = {
+            f"your {name} equals what {other} should be: compute {name} with w_{name}, "
+            "and return (q, k, v) in that order.": expected[j]
+            for j, other in enumerate(names)
+            if other != name
+        }
         known.update((mistakes or {}).get(name, {}))
         expect_close(actual, wanted, f"{what}, {name}", mistakes=known)
 
@@ -67,7 +70,8 @@ def expect_same_gradients(outputs, expected_outputs, inputs, expected_inputs, na
             raise AssertionError(
                 f"{what}: your {label} carries no gradient. Build it from the inputs with torch "
                 "operations; torch.tensor(...), .tolist(), .item(), .numpy() and .detach() cut "
-                "the graph.")
+                "the graph."
+            )
     generator = torch.Generator().manual_seed(7)
     upstream = [torch.randn(e.shape, dtype=e.dtype, generator=generator) for e in expected_outputs]
     grads = torch.autograd.grad(outputs, inputs, upstream, allow_unused=True)
@@ -83,14 +87,14 @@ def load_weights(projection, w_q, w_k, w_v):
     for name, w in (("w_q", w_q), ("w_k", w_k), ("w_v", w_v)):
         layer = getattr(projection, name, None)
         if not isinstance(layer, nn.Linear):
-            raise AssertionError(f"QKVProjection.{name} should be an nn.Linear, "
-                                 f"got {type(layer).__name__}.")
+            raise AssertionError(f"QKVProjection.{name} should be an nn.Linear, got {type(layer).__name__}.")
         d_model, d_k = w.shape
         if tuple(layer.weight.shape) != (d_k, d_model):
             raise AssertionError(
                 f"QKVProjection.{name}.weight has shape {tuple(layer.weight.shape)}, expected "
                 f"(d_k, d_model) = {(d_k, d_model)}: nn.Linear takes (in_features, out_features), "
-                "here nn.Linear(d_model, d_k).")
+                "here nn.Linear(d_model, d_k)."
+            )
         with torch.no_grad():
             layer.weight.copy_(w.T)  # nn.Linear keeps Wᵀ: (d_k, d_model)
 
@@ -108,14 +112,16 @@ def load_weights(projection, w_q, w_k, w_v):
 # %% nbgrader={"grade": false, "grade_id": "example", "locked": true, "schema_version": 3, "solution": false, "task": false}
 VOCAB = ["<pad>", "the", "cat", "sat", "on", "mat"]  # token id -> word
 TOKENS = torch.tensor([1, 2, 3])  # (T,) "the cat sat"
-TABLE = torch.tensor([  # (V, d_model): one row per token id
-    [0.0, 0.0, 0.0, 0.0],  # <pad>
-    [1.0, 0.0, 0.0, 0.0],  # the
-    [0.0, 1.0, 1.0, 0.0],  # cat
-    [0.0, 0.0, 1.0, 1.0],  # sat
-    [1.0, 0.0, 0.0, 1.0],  # on
-    [0.0, 1.0, 0.0, 1.0],  # mat
-])
+TABLE = torch.tensor(
+    [  # (V, d_model): one row per token id
+        [0.0, 0.0, 0.0, 0.0],  # <pad>
+        [1.0, 0.0, 0.0, 0.0],  # the
+        [0.0, 1.0, 1.0, 0.0],  # cat
+        [0.0, 0.0, 1.0, 1.0],  # sat
+        [1.0, 0.0, 0.0, 1.0],  # on
+        [0.0, 1.0, 0.0, 1.0],  # mat
+    ]
+)
 W_Q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 2.0]])  # (d_model, d_k)
 W_K = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # (d_model, d_k)
 W_V = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, -1.0]])  # (d_model, d_k)
@@ -169,13 +175,14 @@ import transformer_course.qkv
 
 generator = torch.Generator().manual_seed(11)
 table = torch.randn(11, 5, generator=generator)
-for tokens in (torch.tensor([3, 0, 7, 7, 2]), torch.tensor([10]),
-               torch.randint(0, 11, (9,), generator=generator)):
-    with from_scratch("embed", torch_functions=["embedding"],
-                      reference=[transformer_course.qkv.embed]):
+for tokens in (
+    torch.tensor([3, 0, 7, 7, 2]),
+    torch.tensor([10]),
+    torch.randint(0, 11, (9,), generator=generator),
+):
+    with from_scratch("embed", torch_functions=["embedding"], reference=[transformer_course.qkv.embed]):
         x = embed(tokens, table)
-    expect_close(x, F.embedding(tokens, table),
-                 f"embed of {len(tokens)} tokens from a (11, 5) table")
+    expect_close(x, F.embedding(tokens, table), f"embed of {len(tokens)} tokens from a (11, 5) table")
 passed("embed matches torch.nn.functional.embedding on random tables")
 ### END HIDDEN TESTS
 
@@ -193,8 +200,7 @@ generator = torch.Generator().manual_seed(12)
 for shape, dtype in (((4, 1), torch.float32), ((2, 3, 5), torch.float64), ((1, 1, 1), torch.float64)):
     table = torch.randn(13, 6, dtype=dtype, generator=generator)
     tokens = torch.randint(0, 13, shape, generator=generator)
-    with from_scratch("embed", torch_functions=["embedding"],
-                      reference=[transformer_course.qkv.embed]):
+    with from_scratch("embed", torch_functions=["embedding"], reference=[transformer_course.qkv.embed]):
         x = embed(tokens, table)
     expect_close(x, F.embedding(tokens, table), f"embed of {dtype} tokens of shape {shape}")
 passed("embed works with leading batch dims, T = 1 and float64")
@@ -205,12 +211,17 @@ table = TABLE.clone().requires_grad_()
 with from_scratch("embed", torch_functions=["embedding"]):
     x = embed(torch.tensor([1, 2, 2]), table)
 if not x.requires_grad:
-    raise AssertionError("embed's result carries no gradient: index the table itself; "
-                         "torch.tensor(...), .tolist() and .detach() cut the graph.")
+    raise AssertionError(
+        "embed's result carries no gradient: index the table itself; "
+        "torch.tensor(...), .tolist() and .detach() cut the graph."
+    )
 x.sum().backward()
-expect_close(table.grad[:, 0], torch.tensor([0.0, 1.0, 2.0, 0.0, 0.0, 0.0]),
-             "the gradient of embed([the, cat, cat]).sum() with respect to the table, "
-             "column 0 (each row gets one 1 per use)")
+expect_close(
+    table.grad[:, 0],
+    torch.tensor([0.0, 1.0, 2.0, 0.0, 0.0, 0.0]),
+    "the gradient of embed([the, cat, cat]).sum() with respect to the table, "
+    "column 0 (each row gets one 1 per use)",
+)
 passed("the table gets a gradient in the rows that were used, once per use")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
@@ -286,8 +297,10 @@ def qkv_per_token(
 x = TABLE[TOKENS]  # (3, 4), the cat sat
 result = qkv_per_token(x, W_Q, W_K, W_V)
 expect_qkv(result, (x @ W_Q, x @ W_K, x @ W_V), "qkv_per_token(the cat sat)")
-passed("q, k, v of the cat sat: Q = [[1, 0], [1, 2], [1, 3]], K = [[0, 1], [1, 1], [1, 2]], "
-       "V = [[2, 0], [1, 1], [1, -1]]")
+passed(
+    "q, k, v of the cat sat: Q = [[1, 0], [1, 2], [1, 3]], K = [[0, 1], [1, 1], [1, 2]], "
+    "V = [[2, 0], [1, 1], [1, -1]]"
+)
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
 
@@ -295,15 +308,17 @@ generator = torch.Generator().manual_seed(21)
 for T, d_model, d_k in ((5, 7, 3), (1, 4, 2), (6, 3, 3)):
     x = torch.randn(T, d_model, dtype=torch.float64, generator=generator)
     ws = [torch.randn(d_model, d_k, dtype=torch.float64, generator=generator) for _ in range(3)]
-    with from_scratch("qkv_per_token", reference=[transformer_course.qkv.qkv_per_token,
-                                                  transformer_course.qkv.qkv_matrix]):
+    with from_scratch(
+        "qkv_per_token", reference=[transformer_course.qkv.qkv_per_token, transformer_course.qkv.qkv_matrix]
+    ):
         result = qkv_per_token(x, *ws)
     expected = tuple(torch.einsum("td,dk->tk", x, w) for w in ws)
-    mistakes = {name: {f"your {name} equals x_t @ w_{name}.T: multiply by w_{name} as given, "
-                       "(d_model, d_k)": x @ w.T}
-                for name, w in zip("qkv", ws, strict=True) if d_model == d_k}
-    expect_qkv(result, expected, f"qkv_per_token with T = {T}, d_model = {d_model}, d_k = {d_k}",
-               mistakes)
+    mistakes = {
+        name: {f"your {name} equals x_t @ w_{name}.T: multiply by w_{name} as given, (d_model, d_k)": x @ w.T}
+        for name, w in zip("qkv", ws, strict=True)
+        if d_model == d_k
+    }
+    expect_qkv(result, expected, f"qkv_per_token with T = {T}, d_model = {d_model}, d_k = {d_k}", mistakes)
 passed("qkv_per_token matches x @ w for random float64 inputs, T = 1 included")
 ### END HIDDEN TESTS
 
@@ -314,8 +329,12 @@ changed[2] = TABLE[5]  # "the cat mat": only the last token differs
 before, after = qkv_per_token(x, W_Q, W_K, W_V), qkv_per_token(changed, W_Q, W_K, W_V)
 for name, old, new in zip("qkv", before, after, strict=True):
     expect_shape(new, (3, 2), f"qkv_per_token's {name} for T = 3 tokens and d_k = 2")
-    expect_close(new[:2], old[:2], f"the rows of {name} for the and cat when only the last token "
-                 "changes: a token's q, k, v depend on that token alone")
+    expect_close(
+        new[:2],
+        old[:2],
+        f"the rows of {name} for the and cat when only the last token "
+        "changes: a token's q, k, v depend on that token alone",
+    )
 passed("changing one token changes only its own q, k and v")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
@@ -324,19 +343,20 @@ generator = torch.Generator().manual_seed(22)
 T, d_model, d_k = 6, 5, 3
 x = torch.randn(T, d_model, dtype=torch.float64, generator=generator)
 ws = [torch.randn(d_model, d_k, dtype=torch.float64, generator=generator) for _ in range(3)]
-with from_scratch("qkv_per_token", reference=[transformer_course.qkv.qkv_per_token,
-                                              transformer_course.qkv.qkv_matrix]):
+with from_scratch(
+    "qkv_per_token", reference=[transformer_course.qkv.qkv_per_token, transformer_course.qkv.qkv_matrix]
+):
     before = qkv_per_token(x, *ws)
 for t in range(T):
     changed = x.clone()
     changed[t] = torch.randn(d_model, dtype=torch.float64, generator=generator)
-    with from_scratch("qkv_per_token", reference=[transformer_course.qkv.qkv_per_token,
-                                                  transformer_course.qkv.qkv_matrix]):
+    with from_scratch(
+        "qkv_per_token", reference=[transformer_course.qkv.qkv_per_token, transformer_course.qkv.qkv_matrix]
+    ):
         after = qkv_per_token(changed, *ws)
     for name, old, new, w in zip("qkv", before, after, ws, strict=True):
         others = [i for i in range(T) if i != t]
-        expect_close(new[others], old[others],
-                     f"{name} of the other tokens when token {t} of {T} changes")
+        expect_close(new[others], old[others], f"{name} of the other tokens when token {t} of {T} changes")
         expect_close(new[t], changed[t] @ w, f"{name} of token {t} after it changed")
 passed("each token's q, k, v depend on that token alone")
 ### END HIDDEN TESTS
@@ -346,8 +366,10 @@ w_q, w_k, w_v = (w.clone().requires_grad_() for w in (W_Q, W_K, W_V))
 q, k, v = qkv_per_token(TABLE[TOKENS], w_q, w_k, w_v)
 for name, out in zip("qkv", (q, k, v), strict=True):
     if not out.requires_grad:
-        raise AssertionError(f"qkv_per_token's {name} carries no gradient: keep the products as "
-                             "tensors and join them with torch.stack.")
+        raise AssertionError(
+            f"qkv_per_token's {name} carries no gradient: keep the products as "
+            "tensors and join them with torch.stack."
+        )
 passed("q, k and v carry gradients back to the weights")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
@@ -355,15 +377,19 @@ import transformer_course.qkv
 generator = torch.Generator().manual_seed(23)
 for T, d_model, d_k in ((4, 5, 3), (1, 2, 6)):
     x = torch.randn(T, d_model, dtype=torch.float64, generator=generator, requires_grad=True)
-    ws = [torch.randn(d_model, d_k, dtype=torch.float64, generator=generator, requires_grad=True)
-          for _ in range(3)]
-    with from_scratch("qkv_per_token", reference=[transformer_course.qkv.qkv_per_token,
-                                                  transformer_course.qkv.qkv_matrix]):
+    ws = [
+        torch.randn(d_model, d_k, dtype=torch.float64, generator=generator, requires_grad=True)
+        for _ in range(3)
+    ]
+    with from_scratch(
+        "qkv_per_token", reference=[transformer_course.qkv.qkv_per_token, transformer_course.qkv.qkv_matrix]
+    ):
         result = qkv_per_token(x, *ws)
     expected = tuple(torch.einsum("td,dk->tk", x, w) for w in ws)
     expect_qkv(result, expected, f"qkv_per_token in float64 with T = {T}")
-    expect_same_gradients(result, expected, [x, *ws], [x, *ws], ["x", "w_q", "w_k", "w_v"],
-                          f"qkv_per_token with T = {T}")
+    expect_same_gradients(
+        result, expected, [x, *ws], [x, *ws], ["x", "w_q", "w_k", "w_v"], f"qkv_per_token with T = {T}"
+    )
 passed("qkv_per_token's gradients match those of x @ w in float64")
 ### END HIDDEN TESTS
 
@@ -376,14 +402,19 @@ passed("qkv_per_token's gradients match those of x @ w in float64")
 q, k, v = qkv_per_token(X, W_Q, W_K, W_V)  # each (T, d_k)
 words = [VOCAB[i] for i in TOKENS.tolist()]
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), gridspec_kw={"width_ratios": [4, 2, 2]})
-panels = [(X, "$X$  (T × d_model)", words), (W_Q, "$W^Q$  (d_model × d_k)", None),
-          (q, "$Q = XW^Q$  (T × d_k)", words)]
+panels = [
+    (X, "$X$  (T × d_model)", words),
+    (W_Q, "$W^Q$  (d_model × d_k)", None),
+    (q, "$Q = XW^Q$  (T × d_k)", words),
+]
 for ax, (matrix, title, rows) in zip(axes, panels, strict=True):
     matrix = matrix.detach()
     ax.imshow(matrix, cmap="coolwarm", vmin=-3, vmax=3)
-    for (i, j), value in zip(torch.cartesian_prod(torch.arange(matrix.shape[0]),
-                                                  torch.arange(matrix.shape[1])).tolist(),
-                             matrix.flatten().tolist(), strict=True):
+    for (i, j), value in zip(
+        torch.cartesian_prod(torch.arange(matrix.shape[0]), torch.arange(matrix.shape[1])).tolist(),
+        matrix.flatten().tolist(),
+        strict=True,
+    ):
         ax.text(j, i, f"{value:g}", ha="center", va="center")
     ax.set_title(title)
     ax.set_xticks(range(matrix.shape[1]))
@@ -393,10 +424,11 @@ for ax, (matrix, title, rows) in zip(axes, panels, strict=True):
 for ax, width in ((axes[0], 4), (axes[2], 2)):
     ax.add_patch(Rectangle((-0.5, 0.5), width, 1, fill=False, edgecolor="black", linewidth=3))
 # x_cat = (0, 1, 1, 0) picks rows 1 and 2 of W^Q.
-axes[1].add_patch(Rectangle((-0.5, 0.5), 2, 2, fill=False, edgecolor="black", linewidth=2,
-                            linestyle="--"))
-fig.suptitle("$q_{cat} = x_{cat} W^Q$: the framed row of $X$ picks the dashed rows of $W^Q$; "
-             "their sum is the framed row of $Q$")
+axes[1].add_patch(Rectangle((-0.5, 0.5), 2, 2, fill=False, edgecolor="black", linewidth=2, linestyle="--"))
+fig.suptitle(
+    "$q_{cat} = x_{cat} W^Q$: the framed row of $X$ picks the dashed rows of $W^Q$; "
+    "their sum is the framed row of $Q$"
+)
 plt.tight_layout()
 plt.show()
 
@@ -450,15 +482,17 @@ generator = torch.Generator().manual_seed(31)
 for T, d_model, d_k in ((5, 7, 3), (1, 4, 2), (6, 3, 3)):
     x = torch.randn(T, d_model, dtype=torch.float64, generator=generator)
     ws = [torch.randn(d_model, d_k, dtype=torch.float64, generator=generator) for _ in range(3)]
-    with from_scratch("qkv_matrix", reference=[transformer_course.qkv.qkv_matrix,
-                                               transformer_course.qkv.qkv_per_token]):
+    with from_scratch(
+        "qkv_matrix", reference=[transformer_course.qkv.qkv_matrix, transformer_course.qkv.qkv_per_token]
+    ):
         result = qkv_matrix(x, *ws)
     expected = tuple(torch.einsum("td,dk->tk", x, w) for w in ws)
-    mistakes = {name: {f"your {name} equals x @ w_{name}.T: multiply by w_{name} as given, "
-                       "(d_model, d_k)": x @ w.T}
-                for name, w in zip("qkv", ws, strict=True) if d_model == d_k}
-    expect_qkv(result, expected, f"qkv_matrix with T = {T}, d_model = {d_model}, d_k = {d_k}",
-               mistakes)
+    mistakes = {
+        name: {f"your {name} equals x @ w_{name}.T: multiply by w_{name} as given, (d_model, d_k)": x @ w.T}
+        for name, w in zip("qkv", ws, strict=True)
+        if d_model == d_k
+    }
+    expect_qkv(result, expected, f"qkv_matrix with T = {T}, d_model = {d_model}, d_k = {d_k}", mistakes)
 passed("qkv_matrix matches x @ w for random float64 inputs, T = 1 included")
 ### END HIDDEN TESTS
 
@@ -473,12 +507,17 @@ passed("qkv_matrix works on a batch of two sentences")
 import transformer_course.qkv
 
 generator = torch.Generator().manual_seed(32)
-for shape, d_k, dtype in (((2, 5, 7), 3, torch.float64), ((2, 3, 4, 6), 5, torch.float64),
-                          ((1, 1, 1, 5), 2, torch.float32), ((3, 8), 4, torch.float32)):
+for shape, d_k, dtype in (
+    ((2, 5, 7), 3, torch.float64),
+    ((2, 3, 4, 6), 5, torch.float64),
+    ((1, 1, 1, 5), 2, torch.float32),
+    ((3, 8), 4, torch.float32),
+):
     x = torch.randn(shape, dtype=dtype, generator=generator)
     ws = [torch.randn(shape[-1], d_k, dtype=dtype, generator=generator) for _ in range(3)]
-    with from_scratch("qkv_matrix", reference=[transformer_course.qkv.qkv_matrix,
-                                               transformer_course.qkv.qkv_per_token]):
+    with from_scratch(
+        "qkv_matrix", reference=[transformer_course.qkv.qkv_matrix, transformer_course.qkv.qkv_per_token]
+    ):
         result = qkv_matrix(x, *ws)
     expected = tuple(torch.einsum("...td,dk->...tk", x, w) for w in ws)
     expect_qkv(result, expected, f"qkv_matrix of {dtype} x of shape {shape}, d_k = {d_k}")
@@ -490,23 +529,30 @@ w_q, w_k, w_v = (w.clone().requires_grad_() for w in (W_Q, W_K, W_V))
 q, k, v = qkv_matrix(TABLE[TOKENS], w_q, w_k, w_v)
 for name, out in zip("qkv", (q, k, v), strict=True):
     if not out.requires_grad:
-        raise AssertionError(f"qkv_matrix's {name} carries no gradient: compute it with torch "
-                             "operations on the inputs.")
+        raise AssertionError(
+            f"qkv_matrix's {name} carries no gradient: compute it with torch operations on the inputs."
+        )
 passed("Q, K and V carry gradients back to the weights")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
 
 generator = torch.Generator().manual_seed(33)
 x = torch.randn(2, 3, 4, 5, dtype=torch.float64, generator=generator, requires_grad=True)
-ws = [torch.randn(5, 3, dtype=torch.float64, generator=generator, requires_grad=True)
-      for _ in range(3)]
-with from_scratch("qkv_matrix", reference=[transformer_course.qkv.qkv_matrix,
-                                           transformer_course.qkv.qkv_per_token]):
+ws = [torch.randn(5, 3, dtype=torch.float64, generator=generator, requires_grad=True) for _ in range(3)]
+with from_scratch(
+    "qkv_matrix", reference=[transformer_course.qkv.qkv_matrix, transformer_course.qkv.qkv_per_token]
+):
     result = qkv_matrix(x, *ws)
 expected = tuple(torch.einsum("...td,dk->...tk", x, w) for w in ws)
 expect_qkv(result, expected, "qkv_matrix in float64 with x of shape (2, 3, 4, 5)")
-expect_same_gradients(result, expected, [x, *ws], [x, *ws], ["x", "w_q", "w_k", "w_v"],
-                      "qkv_matrix with x of shape (2, 3, 4, 5)")
+expect_same_gradients(
+    result,
+    expected,
+    [x, *ws],
+    [x, *ws],
+    ["x", "w_q", "w_k", "w_v"],
+    "qkv_matrix with x of shape (2, 3, 4, 5)",
+)
 passed("qkv_matrix's gradients match those of x @ w in float64")
 ### END HIDDEN TESTS
 
@@ -528,13 +574,14 @@ def best_time(fn, repeats=5):
 generator = torch.Generator().manual_seed(0)
 x_long = torch.randn(512, 512, generator=generator)  # (T, d_model)
 weights = [torch.randn(512, 64, generator=generator) / 512**0.5 for _ in range(3)]  # (d_model, d_k)
-same = all(torch.allclose(a, b, atol=1e-5)
-           for a, b in zip(qkv_per_token(x_long, *weights), qkv_matrix(x_long, *weights), strict=True))
+same = all(
+    torch.allclose(a, b, atol=1e-5)
+    for a, b in zip(qkv_per_token(x_long, *weights), qkv_matrix(x_long, *weights), strict=True)
+)
 print(f"per-token and matrix results equal: {same}")
 loop_ms = best_time(lambda: qkv_per_token(x_long, *weights))
 matrix_ms = best_time(lambda: qkv_matrix(x_long, *weights))
-print(f"per token: {loop_ms:.2f} ms, as matrices: {matrix_ms:.2f} ms "
-      f"({loop_ms / matrix_ms:.0f}× faster)")
+print(f"per token: {loop_ms:.2f} ms, as matrices: {matrix_ms:.2f} ms ({loop_ms / matrix_ms:.0f}× faster)")
 
 # %% [markdown]
 # ## Step 4: a module with learnable weights
@@ -589,13 +636,18 @@ projection = QKVProjection(4, 2)
 for name in ("w_q", "w_k", "w_v"):
     layer = getattr(projection, name, None)
     if not isinstance(layer, nn.Linear):
-        raise AssertionError(f"QKVProjection(4, 2).{name} should be an nn.Linear, "
-                             f"got {type(layer).__name__}.")
-    expect_shape(layer.weight, (2, 4), f"QKVProjection(d_model=4, d_k=2).{name}.weight, "
-                 "(d_k, d_model) as nn.Linear(d_model, d_k) keeps it")
+        raise AssertionError(
+            f"QKVProjection(4, 2).{name} should be an nn.Linear, got {type(layer).__name__}."
+        )
+    expect_shape(
+        layer.weight,
+        (2, 4),
+        f"QKVProjection(d_model=4, d_k=2).{name}.weight, (d_k, d_model) as nn.Linear(d_model, d_k) keeps it",
+    )
     if layer.bias is not None:
-        raise AssertionError(f"QKVProjection.{name} has a bias: the projections are plain "
-                             "products x W, so pass bias=False.")
+        raise AssertionError(
+            f"QKVProjection.{name} has a bias: the projections are plain products x W, so pass bias=False."
+        )
 passed("w_q, w_k, w_v are bias-free nn.Linear(d_model, d_k) layers")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
@@ -604,11 +656,14 @@ with from_scratch("QKVProjection", reference=[transformer_course.qkv.QKVProjecti
     projection = QKVProjection(7, 3)
 names = sorted(name for name, _ in projection.named_parameters())
 if names != ["w_k.weight", "w_q.weight", "w_v.weight"]:
-    raise AssertionError(f"QKVProjection(7, 3) has the parameters {names}; expected exactly "
-                         "w_q.weight, w_k.weight and w_v.weight (no biases, nothing else).")
+    raise AssertionError(
+        f"QKVProjection(7, 3) has the parameters {names}; expected exactly "
+        "w_q.weight, w_k.weight and w_v.weight (no biases, nothing else)."
+    )
 for attribute in ("w_q", "w_k", "w_v"):
-    expect_shape(getattr(projection, attribute).weight, (3, 7),
-                 f"QKVProjection(d_model=7, d_k=3).{attribute}.weight")
+    expect_shape(
+        getattr(projection, attribute).weight, (3, 7), f"QKVProjection(d_model=7, d_k=3).{attribute}.weight"
+    )
 passed("QKVProjection(7, 3) holds exactly three (3, 7) weights")
 ### END HIDDEN TESTS
 
@@ -626,19 +681,21 @@ except RuntimeError as error:
         f"QKVProjection(4, 2) failed on x of shape (3, 4): {error}. nn.Linear keeps its weight as "
         "(d_k, d_model): call the layer, self.w_q(x), rather than multiplying by its weight."
     ) from None
-with_bias = {name: {f"your {name} is x W plus a bias: pass bias=False to nn.Linear":
-                    x @ w + getattr(projection, f"w_{name}").bias.detach()}
-             for name, w in zip("qkv", (W_Q, W_K, W_V), strict=True)
-             if getattr(projection, f"w_{name}").bias is not None}
-expect_qkv(result, (x @ W_Q, x @ W_K, x @ W_V), "QKVProjection with the example's weights",
-           with_bias)
+with_bias = {
+    name: {
+        f"your {name} is x W plus a bias: pass bias=False to nn.Linear": x @ w
+        + getattr(projection, f"w_{name}").bias.detach()
+    }
+    for name, w in zip("qkv", (W_Q, W_K, W_V), strict=True)
+    if getattr(projection, f"w_{name}").bias is not None
+}
+expect_qkv(result, (x @ W_Q, x @ W_K, x @ W_V), "QKVProjection with the example's weights", with_bias)
 passed("QKVProjection with W^Q, W^K, W^V loaded reproduces the hand-computed Q, K, V")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
 
 generator = torch.Generator().manual_seed(41)
-for T, d_model, d_k, dtype in ((5, 7, 3, torch.float32), (1, 6, 4, torch.float64),
-                               (4, 5, 5, torch.float64)):
+for T, d_model, d_k, dtype in ((5, 7, 3, torch.float32), (1, 6, 4, torch.float64), (4, 5, 5, torch.float64)):
     x = torch.randn(T, d_model, dtype=dtype, generator=generator)
     ws = [torch.randn(d_model, d_k, dtype=dtype, generator=generator) for _ in range(3)]
     with from_scratch("QKVProjection", reference=[transformer_course.qkv.QKVProjection]):
@@ -652,13 +709,15 @@ for T, d_model, d_k, dtype in ((5, 7, 3, torch.float32), (1, 6, 4, torch.float64
         bias = getattr(projection, f"w_{name}").bias
         mistakes[name] = {}
         if d_model == d_k:
-            mistakes[name][f"your {name} equals x @ w_{name}.weight: nn.Linear keeps Wᵀ, so "
-                           f"call the layer, self.w_{name}(x), or use x @ weight.T"] = x @ w.T
+            mistakes[name][
+                f"your {name} equals x @ w_{name}.weight: nn.Linear keeps Wᵀ, so "
+                f"call the layer, self.w_{name}(x), or use x @ weight.T"
+            ] = x @ w.T
         if bias is not None:
             mistakes[name][f"your {name} includes a bias: pass bias=False to nn.Linear"] = (
-                x @ w + bias.detach())
-    expect_qkv(result, expected, f"QKVProjection({d_model}, {d_k}) in {dtype} with T = {T}",
-               mistakes)
+                x @ w + bias.detach()
+            )
+    expect_qkv(result, expected, f"QKVProjection({d_model}, {d_k}) in {dtype} with T = {T}", mistakes)
 passed("QKVProjection with injected weights matches x @ W in float32 and float64, T = 1 included")
 ### END HIDDEN TESTS
 
@@ -671,8 +730,7 @@ for name, out in zip("qkv", (q, k, v), strict=True):
 (q.sum() + k.sum() + v.sum()).backward()
 for name in ("w_q", "w_k", "w_v"):
     if getattr(projection, name).weight.grad is None:
-        raise AssertionError(f"no gradient reached QKVProjection.{name}.weight: use each layer in "
-                             "forward.")
+        raise AssertionError(f"no gradient reached QKVProjection.{name}.weight: use each layer in forward.")
 passed("QKVProjection works on a batch and its three weights get gradients")
 ### BEGIN HIDDEN TESTS
 import transformer_course.qkv
@@ -690,9 +748,14 @@ for shape, d_k in (((2, 3, 4, 6), 3), ((3, 1, 5), 2)):
     expected = tuple(F.linear(x, w) for w in oracle_weights)
     expect_qkv(result, expected, f"QKVProjection({d_model}, {d_k}) on x of shape {shape}")
     layers = [getattr(projection, name).weight for name in ("w_q", "w_k", "w_v")]
-    expect_same_gradients(result, expected, [x, *layers], [x, *oracle_weights],
-                          ["x", "w_q.weight", "w_k.weight", "w_v.weight"],
-                          f"QKVProjection({d_model}, {d_k}) on x of shape {shape}")
+    expect_same_gradients(
+        result,
+        expected,
+        [x, *layers],
+        [x, *oracle_weights],
+        ["x", "w_q.weight", "w_k.weight", "w_v.weight"],
+        f"QKVProjection({d_model}, {d_k}) on x of shape {shape}",
+    )
 passed("QKVProjection's gradients match in float64 with extra batch dims")
 ### END HIDDEN TESTS
 

@@ -106,8 +106,10 @@ try:
 except NotImplementedError:
     raise
 except RuntimeError as error:
-    raise AssertionError(f"attention_scores failed for q (2, 3, 5, 8) and k (2, 3, 7, 8): {error}. "
-                         "Transpose only the last two dimensions of k: k.transpose(-2, -1)") from None
+    raise AssertionError(
+        f"attention_scores failed for q (2, 3, 5, 8) and k (2, 3, 7, 8): {error}. "
+        "Transpose only the last two dimensions of k: k.transpose(-2, -1)"
+    ) from None
 expect_shape(batched, (2, 3, 5, 7), "scores for q (2, 3, 5, 8) and k (2, 3, 7, 8)")
 expect_shape(attention_scores(torch.randn(1, 8), torch.randn(1, 8)), (1, 1), "scores of one token")
 passed("scores have shape (..., T_q, T_k)")
@@ -120,10 +122,12 @@ expect_shape(scores, (4, 2, 3, 6), "scores for q (4, 1, 3, 5) and k (4, 2, 6, 5)
 expect_close(scores, (q @ k.mT / math.sqrt(5)).detach(), "float64 scores with broadcast batch dims")
 upstream = torch.randn(4, 2, 3, 6, generator=generator, dtype=torch.float64)
 grad_q, grad_k = torch.autograd.grad((scores * upstream).sum(), (q, k))
-expect_close(grad_q, (upstream @ k / math.sqrt(5)).sum(1, keepdim=True).detach(),
-             "gradient of the scores with respect to q")
-expect_close(grad_k, (upstream.mT @ q / math.sqrt(5)).detach(),
-             "gradient of the scores with respect to k")
+expect_close(
+    grad_q,
+    (upstream @ k / math.sqrt(5)).sum(1, keepdim=True).detach(),
+    "gradient of the scores with respect to q",
+)
+expect_close(grad_k, (upstream.mT @ q / math.sqrt(5)).detach(), "gradient of the scores with respect to k")
 passed("broadcast batch dimensions, float64 and gradients")
 ### END HIDDEN TESTS
 
@@ -194,9 +198,15 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.0]])
 weights = softmax(x)
 expect_shape(weights, (3, 3), "softmax of a (3, 3) tensor")
-expect_close(weights, torch.softmax(x, dim=-1), "softmax of a (3, 3) tensor",
-             mistakes={"your weights sum to one down each column: take the softmax over the "
-                       "last dimension (keys), or the `dim` you are given": torch.softmax(x, dim=0)})
+expect_close(
+    weights,
+    torch.softmax(x, dim=-1),
+    "softmax of a (3, 3) tensor",
+    mistakes={
+        "your weights sum to one down each column: take the softmax over the "
+        "last dimension (keys), or the `dim` you are given": torch.softmax(x, dim=0)
+    },
+)
 expect_close(weights.sum(dim=-1), torch.ones(3), "sums of the rows of the weights")
 passed("softmax of a small tensor, rows sum to one")
 ### BEGIN HIDDEN TESTS
@@ -209,22 +219,38 @@ generator = torch.Generator().manual_seed(22)
 x = torch.randn(4, 5, 6, generator=generator, dtype=torch.float64) * 3
 untouched = x.clone()
 for dim in (-1, 0, 1, -2):
-    with from_scratch("softmax", reference=[reference.softmax],
-                      torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax",
-                                       "special_log_softmax"]):
+    with from_scratch(
+        "softmax",
+        reference=[reference.softmax],
+        torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax", "special_log_softmax"],
+    ):
         weights = softmax(x, dim=dim)
-    mistakes = {f"your softmax ignores `dim`: with dim={dim}, reduce along dimension {dim}":
-                torch.softmax(x, dim=-1)} if dim != -1 else {}
-    mistakes["your weights sum to one along the wrong dimension: reduce along `dim`"] = (
-        torch.softmax(x, dim=-2 if dim in (-1, 2) else -1))
-    expect_close(weights, torch.softmax(x, dim=dim), f"float64 softmax of a (4, 5, 6) tensor, dim={dim}",
-                 mistakes=mistakes)
+    mistakes = (
+        {
+            f"your softmax ignores `dim`: with dim={dim}, reduce along dimension {dim}": torch.softmax(
+                x, dim=-1
+            )
+        }
+        if dim != -1
+        else {}
+    )
+    mistakes["your weights sum to one along the wrong dimension: reduce along `dim`"] = torch.softmax(
+        x, dim=-2 if dim in (-1, 2) else -1
+    )
+    expect_close(
+        weights,
+        torch.softmax(x, dim=dim),
+        f"float64 softmax of a (4, 5, 6) tensor, dim={dim}",
+        mistakes=mistakes,
+    )
 if not torch.equal(x, untouched):
     raise AssertionError("softmax changed its input: avoid in-place operations (x -= ..., x.sub_)")
 x32 = torch.randn(7, 1, 9, generator=generator)
-with from_scratch("softmax", reference=[reference.softmax],
-                  torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax",
-                                   "special_log_softmax"]):
+with from_scratch(
+    "softmax",
+    reference=[reference.softmax],
+    torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax", "special_log_softmax"],
+):
     weights = softmax(x32, dim=-1)
     single = softmax(x32, dim=1)
 expect_close(weights, torch.softmax(x32, dim=-1), "float32 softmax of a (7, 1, 9) tensor")
@@ -236,17 +262,24 @@ passed("float64, float32, every dim, from scratch")
 x = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]])
 weights = softmax(x)
 if not torch.isfinite(weights).all():
-    raise AssertionError("softmax of rows around ±1000 gave nan or inf: exp overflows (or every "
-                         "term underflows to 0). Subtract each slice's maximum, "
-                         "x.amax(dim, keepdim=True), before exp.")
+    raise AssertionError(
+        "softmax of rows around ±1000 gave nan or inf: exp overflows (or every "
+        "term underflows to 0). Subtract each slice's maximum, "
+        "x.amax(dim, keepdim=True), before exp."
+    )
 expect_close(weights, torch.softmax(x, dim=-1), "softmax of rows around ±1000")
 inf = float("inf")
 masked = softmax(torch.tensor([[0.0, -inf, 1.0], [-inf, -inf, -inf]]))
 if torch.isnan(masked).any():
-    raise AssertionError("softmax of a row that is entirely -inf gave nan: where the maximum is "
-                         "not finite subtract 0 instead, and keep the sum from being 0.")
-expect_close(masked, torch.tensor([[0.2689414, 0.0, 0.7310586], [0.0, 0.0, 0.0]]),
-             "softmax of [0, -inf, 1] and of an all -inf row (expected zeros)")
+    raise AssertionError(
+        "softmax of a row that is entirely -inf gave nan: where the maximum is "
+        "not finite subtract 0 instead, and keep the sum from being 0."
+    )
+expect_close(
+    masked,
+    torch.tensor([[0.2689414, 0.0, 0.7310586], [0.0, 0.0, 0.0]]),
+    "softmax of [0, -inf, 1] and of an all -inf row (expected zeros)",
+)
 passed("large inputs and -inf entries")
 ### BEGIN HIDDEN TESTS
 from transformer_course import attention as reference
@@ -254,9 +287,10 @@ from transformer_course.checks import from_scratch
 
 inf = float("inf")
 
-forbidden = dict(reference=[reference.softmax],
-                 torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax",
-                                  "special_log_softmax"])
+forbidden = dict(
+    reference=[reference.softmax],
+    torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax", "special_log_softmax"],
+)
 generator = torch.Generator().manual_seed(23)
 offsets = torch.tensor([-3000.0, -1000.0, 0.0, 50.0, 1000.0, 3000.0], dtype=torch.float64)
 for dtype in (torch.float64, torch.float32):
@@ -265,10 +299,15 @@ for dtype in (torch.float64, torch.float32):
         with from_scratch("softmax", **forbidden):
             weights = softmax(data, dim=dim)
         if not torch.isfinite(weights).all():
-            raise AssertionError(f"{dtype} softmax of slices around -3000 ... 3000 gave nan or inf: "
-                                 "subtract each slice's OWN maximum, x.amax(dim, keepdim=True).")
-        expect_close(weights, torch.softmax(data, dim=dim),
-                     f"{dtype} softmax of slices around -3000 ... 3000, dim={dim}")
+            raise AssertionError(
+                f"{dtype} softmax of slices around -3000 ... 3000 gave nan or inf: "
+                "subtract each slice's OWN maximum, x.amax(dim, keepdim=True)."
+            )
+        expect_close(
+            weights,
+            torch.softmax(data, dim=dim),
+            f"{dtype} softmax of slices around -3000 ... 3000, dim={dim}",
+        )
 x = torch.randn(3, 4, 5, generator=generator, dtype=torch.float64) * 10
 x = x.masked_fill(torch.rand(3, 4, 5, generator=generator) < 0.4, -inf)
 x[:, :, 0] = torch.randn(3, 4, generator=generator, dtype=torch.float64)  # a finite entry per row
@@ -279,8 +318,10 @@ for dim in (-1, 1):
         weights = softmax(x, dim=dim)
     expected = torch.softmax(x, dim=dim).nan_to_num(0.0)
     if torch.isnan(weights).any():
-        raise AssertionError(f"softmax along dim={dim} of a tensor with all -inf slices gave nan: "
-                             "such a slice must give zeros.")
+        raise AssertionError(
+            f"softmax along dim={dim} of a tensor with all -inf slices gave nan: "
+            "such a slice must give zeros."
+        )
     expect_close(weights, expected, f"softmax along dim={dim} of a tensor with -inf entries")
 passed("numerically stable: large values, per-slice maxima, -inf entries, all -inf slices")
 ### END HIDDEN TESTS
@@ -289,8 +330,10 @@ passed("numerically stable: large values, per-slice maxima, -inf entries, all -i
 x = torch.tensor([[0.5, -1.0, 2.0], [1.0, 1.0, 0.0]], requires_grad=True)
 softmax(x)[:, 0].sum().backward()
 if x.grad is None:
-    raise AssertionError("no gradient reached the input of softmax: build it from torch "
-                         "operations on x (no .item(), .numpy() or torch.tensor(...) of results)")
+    raise AssertionError(
+        "no gradient reached the input of softmax: build it from torch "
+        "operations on x (no .item(), .numpy() or torch.tensor(...) of results)"
+    )
 x_oracle = x.detach().clone().requires_grad_()
 torch.softmax(x_oracle, dim=-1)[:, 0].sum().backward()
 expect_close(x.grad, x_oracle.grad, "gradient of the first weight of each row")
@@ -301,17 +344,21 @@ from transformer_course.checks import from_scratch
 
 inf = float("inf")
 
-forbidden = dict(reference=[reference.softmax],
-                 torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax",
-                                  "special_log_softmax"])
+forbidden = dict(
+    reference=[reference.softmax],
+    torch_functions=["softmax", "log_softmax", "special_softmax", "_softmax", "special_log_softmax"],
+)
 generator = torch.Generator().manual_seed(24)
 for dim in (-1, 1):
     x = torch.randn(2, 3, 4, generator=generator, dtype=torch.float64, requires_grad=True)
     with from_scratch("softmax", **forbidden):
-        if not torch.autograd.gradcheck(lambda t, d=dim: softmax(t, dim=d), (x,), fast_mode=True,
-                                        raise_exception=False):
-            raise AssertionError(f"softmax along dim={dim}: its autograd gradient does not match "
-                                 "the numerical gradient. Use differentiable torch operations.")
+        if not torch.autograd.gradcheck(
+            lambda t, d=dim: softmax(t, dim=d), (x,), fast_mode=True, raise_exception=False
+        ):
+            raise AssertionError(
+                f"softmax along dim={dim}: its autograd gradient does not match "
+                "the numerical gradient. Use differentiable torch operations."
+            )
 x = torch.randn(4, 7, generator=generator, dtype=torch.float64) * 5 + 500
 x[1, 2:] = -inf
 x = x.requires_grad_()
@@ -396,14 +443,26 @@ if tuple(output.shape) == (2, 5, 7) and tuple(weights.shape) == (2, 5, 3):
 expect_shape(output, (2, 5, 3), "output for q (2, 5, 8), k (2, 7, 8), v (2, 7, 3)")
 expect_shape(weights, (2, 5, 7), "weights for q (2, 5, 8), k (2, 7, 8)")
 raw = q @ k.mT  # (2, 5, 7)
-expect_close(weights, torch.softmax(raw / 8**0.5, dim=-1), "weights",
-             mistakes={"your weights sum to one down each column: take the softmax over the last "
-                       "dimension (keys)": torch.softmax(raw / 8**0.5, dim=-2),
-                       "your weights are softmax(QKᵀ): divide the scores by √d_k":
-                       torch.softmax(raw, dim=-1)})
-expect_close(output, F.scaled_dot_product_attention(q, k, v), "output",
-             mistakes={"your output is unscaled softmax(QKᵀ)V: divide the scores by √d_k":
-                       F.scaled_dot_product_attention(q, k, v, scale=1.0)})
+expect_close(
+    weights,
+    torch.softmax(raw / 8**0.5, dim=-1),
+    "weights",
+    mistakes={
+        "your weights sum to one down each column: take the softmax over the last "
+        "dimension (keys)": torch.softmax(raw / 8**0.5, dim=-2),
+        "your weights are softmax(QKᵀ): divide the scores by √d_k": torch.softmax(raw, dim=-1),
+    },
+)
+expect_close(
+    output,
+    F.scaled_dot_product_attention(q, k, v),
+    "output",
+    mistakes={
+        "your output is unscaled softmax(QKᵀ)V: divide the scores by √d_k": F.scaled_dot_product_attention(
+            q, k, v, scale=1.0
+        )
+    },
+)
 passed("output and weights match F.scaled_dot_product_attention")
 ### BEGIN HIDDEN TESTS
 from transformer_course import attention as reference
@@ -411,35 +470,50 @@ from transformer_course.checks import from_scratch
 
 inf = float("inf")
 
-forbidden = dict(reference=[reference.attention_scores, reference.softmax,
-                            reference.scaled_dot_product_attention],
-                 torch_functions=["scaled_dot_product_attention", "multi_head_attention_forward"])
+forbidden = dict(
+    reference=[reference.attention_scores, reference.softmax, reference.scaled_dot_product_attention],
+    torch_functions=["scaled_dot_product_attention", "multi_head_attention_forward"],
+)
 generator = torch.Generator().manual_seed(31)
-cases = [((1, 4), (1, 4), (1, 4)),  # one token
-         ((3, 6, 16), (3, 9, 16), (3, 9, 5)),  # T_q != T_k, d_v != d_k
-         ((2, 3, 5, 8), (2, 3, 4, 8), (2, 3, 4, 11)),  # (B, h, T, d)
-         ((2, 1, 2, 1, 32), (2, 1, 2, 7, 32), (2, 1, 2, 7, 2))]  # T_q = 1, more batch dims
+cases = [
+    ((1, 4), (1, 4), (1, 4)),  # one token
+    ((3, 6, 16), (3, 9, 16), (3, 9, 5)),  # T_q != T_k, d_v != d_k
+    ((2, 3, 5, 8), (2, 3, 4, 8), (2, 3, 4, 11)),  # (B, h, T, d)
+    ((2, 1, 2, 1, 32), (2, 1, 2, 7, 32), (2, 1, 2, 7, 2)),
+]  # T_q = 1, more batch dims
 for shape_q, shape_k, shape_v in cases:
-    q, k, v = (torch.randn(s, generator=generator, dtype=torch.float64) * 2
-               for s in (shape_q, shape_k, shape_v))
+    q, k, v = (
+        torch.randn(s, generator=generator, dtype=torch.float64) * 2 for s in (shape_q, shape_k, shape_v)
+    )
     d_k = shape_q[-1]
     with from_scratch("scaled_dot_product_attention", **forbidden):
         output, weights = scaled_dot_product_attention(q, k, v)
     what = f"float64 attention for q {shape_q}, k {shape_k}, v {shape_v}"
     raw = q @ k.mT
-    expect_close(weights, torch.softmax(raw / math.sqrt(d_k), dim=-1), f"weights of the {what}",
-                 mistakes={
-                     "your weights are softmax(QKᵀ): divide the scores by √d_k": torch.softmax(raw, -1),
-                     "your weights are softmax(QKᵀ/d_k): divide by √d_k, not d_k":
-                         torch.softmax(raw / d_k, -1),
-                     "your weights sum to one down each column: take the softmax over the last "
-                     "dimension (keys)": torch.softmax(raw / math.sqrt(d_k), -2)})
-    expect_close(output, F.scaled_dot_product_attention(q, k, v), f"output of the {what}",
-                 mistakes={
-                     "your output is softmax(QKᵀ)V: divide the scores by √d_k":
-                         F.scaled_dot_product_attention(q, k, v, scale=1.0),
-                     "your output is softmax(QKᵀ/d_k)V: divide by √d_k, not d_k":
-                         F.scaled_dot_product_attention(q, k, v, scale=1 / d_k)})
+    expect_close(
+        weights,
+        torch.softmax(raw / math.sqrt(d_k), dim=-1),
+        f"weights of the {what}",
+        mistakes={
+            "your weights are softmax(QKᵀ): divide the scores by √d_k": torch.softmax(raw, -1),
+            "your weights are softmax(QKᵀ/d_k): divide by √d_k, not d_k": torch.softmax(raw / d_k, -1),
+            "your weights sum to one down each column: take the softmax over the last "
+            "dimension (keys)": torch.softmax(raw / math.sqrt(d_k), -2),
+        },
+    )
+    expect_close(
+        output,
+        F.scaled_dot_product_attention(q, k, v),
+        f"output of the {what}",
+        mistakes={
+            "your output is softmax(QKᵀ)V: divide the scores by √d_k": F.scaled_dot_product_attention(
+                q, k, v, scale=1.0
+            ),
+            "your output is softmax(QKᵀ/d_k)V: divide by √d_k, not d_k": F.scaled_dot_product_attention(
+                q, k, v, scale=1 / d_k
+            ),
+        },
+    )
 passed("float64, T=1, T_q≠T_k, d_v≠d_k, extra batch dims, from scratch")
 ### END HIDDEN TESTS
 
@@ -449,22 +523,36 @@ q, k, v = (torch.randn(4, 6, generator=generator) for _ in range(3))
 causal = torch.ones(4, 4, dtype=torch.bool).tril()  # query i may look at keys 0..i
 output, weights = scaled_dot_product_attention(q, k, v, mask=causal)
 if (weights.tril(-1) == 0).all() and (weights.triu(1) != 0).any():
-    raise AssertionError("your mask works the wrong way round: True means attention is ALLOWED, "
-                         "so fill the scores where the mask is False (~mask) with -inf")
+    raise AssertionError(
+        "your mask works the wrong way round: True means attention is ALLOWED, "
+        "so fill the scores where the mask is False (~mask) with -inf"
+    )
 if not (weights.triu(1) == 0).all():
-    raise AssertionError("masked keys (mask False) must get exactly zero weight: set their scores "
-                         "to -inf before the softmax, so that exp(-inf) = 0")
+    raise AssertionError(
+        "masked keys (mask False) must get exactly zero weight: set their scores "
+        "to -inf before the softmax, so that exp(-inf) = 0"
+    )
 scores = q @ k.T / 6**0.5  # (4, 4)
-expect_close(weights, torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1),
-             "weights with a look-ahead mask",
-             mistakes={"your rows no longer sum to one: mask the scores (with -inf) BEFORE the "
-                       "softmax, not the weights after it": torch.softmax(scores, dim=-1) * causal,
-                       "you filled masked scores with 0, which still gets weight: fill with -inf":
-                       torch.softmax(scores.masked_fill(~causal, 0.0), dim=-1)})
-expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=causal),
-             "output with a look-ahead mask")
-expect_raises(TypeError, lambda: scaled_dot_product_attention(q, k, v, mask=causal.float()),
-              "a float mask (check mask.dtype and raise TypeError when it is not torch.bool)")
+expect_close(
+    weights,
+    torch.softmax(scores.masked_fill(~causal, float("-inf")), dim=-1),
+    "weights with a look-ahead mask",
+    mistakes={
+        "your rows no longer sum to one: mask the scores (with -inf) BEFORE the "
+        "softmax, not the weights after it": torch.softmax(scores, dim=-1) * causal,
+        "you filled masked scores with 0, which still gets weight: fill with -inf": torch.softmax(
+            scores.masked_fill(~causal, 0.0), dim=-1
+        ),
+    },
+)
+expect_close(
+    output, F.scaled_dot_product_attention(q, k, v, attn_mask=causal), "output with a look-ahead mask"
+)
+expect_raises(
+    TypeError,
+    lambda: scaled_dot_product_attention(q, k, v, mask=causal.float()),
+    "a float mask (check mask.dtype and raise TypeError when it is not torch.bool)",
+)
 passed("a look-ahead mask blocks the future; a float mask raises TypeError")
 ### BEGIN HIDDEN TESTS
 from transformer_course import attention as reference
@@ -472,9 +560,10 @@ from transformer_course.checks import from_scratch
 
 inf = float("inf")
 
-forbidden = dict(reference=[reference.attention_scores, reference.softmax,
-                            reference.scaled_dot_product_attention],
-                 torch_functions=["scaled_dot_product_attention", "multi_head_attention_forward"])
+forbidden = dict(
+    reference=[reference.attention_scores, reference.softmax, reference.scaled_dot_product_attention],
+    torch_functions=["scaled_dot_product_attention", "multi_head_attention_forward"],
+)
 generator = torch.Generator().manual_seed(33)
 
 
@@ -498,25 +587,41 @@ for name, mask in (("a (T_q, T_k) mask", square), ("a (B, 1, 1, T_k) padding mas
     expect_shape(weights, (B, h, t_q, t_k), f"weights with {name}")
     allowed = mask.expand(B, h, t_q, t_k)
     if not (weights[~allowed] == 0).all():
-        raise AssertionError(f"with {name}, keys the mask blocks (False) got nonzero weight: set "
-                             "their scores to -inf before the softmax (True means allowed)")
+        raise AssertionError(
+            f"with {name}, keys the mask blocks (False) got nonzero weight: set "
+            "their scores to -inf before the softmax (True means allowed)"
+        )
     scale = 1 / math.sqrt(d_k)
     unmasked = torch.softmax(q @ k.mT * scale, dim=-1)
-    expect_close(weights, weights_oracle(q, k, allowed, scale), f"float64 weights with {name}",
-                 mistakes={
-                     "you blocked the keys where the mask is True: True means attention is "
-                     "ALLOWED, fill where ~mask": weights_oracle(q, k, ~allowed, scale),
-                     "your weights are masked after the softmax, so rows no longer sum to one: "
-                     "set masked scores to -inf BEFORE the softmax": unmasked * allowed,
-                     "you filled masked scores with 0, which still gets weight: fill with -inf":
-                         torch.softmax((q @ k.mT * scale).masked_fill(~allowed, 0.0), -1)})
-    expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-                 f"float64 output with {name}")
-expect_raises(TypeError, lambda: scaled_dot_product_attention(q, k, v, mask=square.long()),
-              "a 0/1 integer mask (raise TypeError unless mask.dtype is torch.bool)")
-expect_raises(TypeError, lambda: scaled_dot_product_attention(
-    q, k, v, mask=torch.zeros(t_q, t_k, dtype=torch.float64).masked_fill(~square, -inf)),
-    "an additive float mask (raise TypeError unless mask.dtype is torch.bool)")
+    expect_close(
+        weights,
+        weights_oracle(q, k, allowed, scale),
+        f"float64 weights with {name}",
+        mistakes={
+            "you blocked the keys where the mask is True: True means attention is "
+            "ALLOWED, fill where ~mask": weights_oracle(q, k, ~allowed, scale),
+            "your weights are masked after the softmax, so rows no longer sum to one: "
+            "set masked scores to -inf BEFORE the softmax": unmasked * allowed,
+            "you filled masked scores with 0, which still gets weight: fill with -inf": torch.softmax(
+                (q @ k.mT * scale).masked_fill(~allowed, 0.0), -1
+            ),
+        },
+    )
+    expect_close(
+        output, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), f"float64 output with {name}"
+    )
+expect_raises(
+    TypeError,
+    lambda: scaled_dot_product_attention(q, k, v, mask=square.long()),
+    "a 0/1 integer mask (raise TypeError unless mask.dtype is torch.bool)",
+)
+expect_raises(
+    TypeError,
+    lambda: scaled_dot_product_attention(
+        q, k, v, mask=torch.zeros(t_q, t_k, dtype=torch.float64).masked_fill(~square, -inf)
+    ),
+    "an additive float mask (raise TypeError unless mask.dtype is torch.bool)",
+)
 passed("broadcast masks: (T_q, T_k) and (B, 1, 1, T_k); masked keys get exactly zero weight")
 ### END HIDDEN TESTS
 
@@ -526,14 +631,25 @@ q, k, v = (torch.randn(3, 5, generator=generator) for _ in range(3))
 mask = torch.tensor([[True, False, True], [False, False, False], [True, True, True]])
 output, weights = scaled_dot_product_attention(q, k, v, mask=mask)
 if torch.isnan(weights).any():
-    raise AssertionError("a query whose keys are ALL masked got nan weights: its weights must be "
-                         "zeros (fix softmax for all -inf rows)")
-expect_close(weights[1], torch.zeros(3), "weights of a query whose keys are all masked",
-             mistakes={"a query whose keys are all masked got uniform weights: fill masked "
-                       "scores with -inf (not a large negative number), and let softmax turn an "
-                       "all -inf row into zeros": torch.full((3,), 1 / 3)})
-expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-             "output with one query fully masked (expected a zero row, as PyTorch gives)")
+    raise AssertionError(
+        "a query whose keys are ALL masked got nan weights: its weights must be "
+        "zeros (fix softmax for all -inf rows)"
+    )
+expect_close(
+    weights[1],
+    torch.zeros(3),
+    "weights of a query whose keys are all masked",
+    mistakes={
+        "a query whose keys are all masked got uniform weights: fill masked "
+        "scores with -inf (not a large negative number), and let softmax turn an "
+        "all -inf row into zeros": torch.full((3,), 1 / 3)
+    },
+)
+expect_close(
+    output,
+    F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+    "output with one query fully masked (expected a zero row, as PyTorch gives)",
+)
 passed("a fully masked query gets zero weights and a zero output")
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(35)
@@ -546,14 +662,20 @@ padding[2, ..., 3:] = False
 output, weights = scaled_dot_product_attention(q, k, v, mask=padding)
 if torch.isnan(weights).any() or torch.isnan(output).any():
     raise AssertionError("a sequence whose keys are all padding gave nan: its weights must be zeros")
-expect_close(weights[1], torch.zeros(2, 4, 6, dtype=torch.float64),
-             "float64 weights of a sequence that is all padding")
-expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
-             "float64 output with one sequence fully padded")
+expect_close(
+    weights[1], torch.zeros(2, 4, 6, dtype=torch.float64), "float64 weights of a sequence that is all padding"
+)
+expect_close(
+    output,
+    F.scaled_dot_product_attention(q, k, v, attn_mask=padding),
+    "float64 output with one sequence fully padded",
+)
 grads = torch.autograd.grad(output.sum(), (q, k, v))
 if not all(torch.isfinite(g).all() for g in grads):
-    raise AssertionError("gradients are nan when a query's keys are all masked: compute the softmax "
-                         "without 0/0 or inf - inf anywhere")
+    raise AssertionError(
+        "gradients are nan when a query's keys are all masked: compute the softmax "
+        "without 0/0 or inf - inf anywhere"
+    )
 passed("fully padded sequence: zero weights, zero output, finite gradients")
 ### END HIDDEN TESTS
 
@@ -582,7 +704,8 @@ output, _ = scaled_dot_product_attention(q, k, v, mask=mask)
 grads = torch.autograd.grad((output * upstream).sum(), (q, k, v))
 oracle = [t.detach().clone().requires_grad_() for t in (q, k, v)]
 expected = torch.autograd.grad(
-    (F.scaled_dot_product_attention(*oracle, attn_mask=mask) * upstream).sum(), oracle)
+    (F.scaled_dot_product_attention(*oracle, attn_mask=mask) * upstream).sum(), oracle
+)
 for name, grad, want in zip("qkv", grads, expected, strict=True):
     expect_close(grad, want, f"float64 gradient with respect to {name}, with a mask")
 passed("float64 gradients with a mask match PyTorch's")
@@ -656,14 +779,22 @@ def dot_product_variance(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 # %% nbgrader={"grade": true, "grade_id": "test_dot_product_variance", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 q = torch.tensor([[1.0, 2.0], [0.0, 1.0], [2.0, 2.0]])
 k = torch.tensor([[1.0, 1.0], [3.0, 0.0], [2.0, -2.0]])
-expect_close(torch.as_tensor(dot_product_variance(q, k)).float(), torch.tensor(3.0),
-             "variance of the dot products 3, 0, 0 (mean 1; (4 + 1 + 1) / (3 - 1) = 3)",
-             mistakes={"you took the variance of the elementwise products: sum over d_k first "
-                       "(that sum is the dot product)": (q * k).var(),
-                       "you returned the standard deviation: return the variance": torch.tensor(3**0.5)})
+expect_close(
+    torch.as_tensor(dot_product_variance(q, k)).float(),
+    torch.tensor(3.0),
+    "variance of the dot products 3, 0, 0 (mean 1; (4 + 1 + 1) / (3 - 1) = 3)",
+    mistakes={
+        "you took the variance of the elementwise products: sum over d_k first "
+        "(that sum is the dot product)": (q * k).var(),
+        "you returned the standard deviation: return the variance": torch.tensor(3**0.5),
+    },
+)
 generator = torch.Generator().manual_seed(40)
-variance = float(dot_product_variance(torch.randn(4000, 64, generator=generator),
-                                      torch.randn(4000, 64, generator=generator)))
+variance = float(
+    dot_product_variance(
+        torch.randn(4000, 64, generator=generator), torch.randn(4000, 64, generator=generator)
+    )
+)
 if not 0.85 * 64 < variance < 1.15 * 64:
     raise AssertionError(f"for d_k = 64 the variance of q·k should be close to 64, got {variance:.3g}")
 passed("variance of the dot products")
@@ -674,15 +805,20 @@ for n, d_k in ((2000, 5), (1500, 300)):
     k = torch.randn(n, d_k, generator=generator, dtype=torch.float64)
     dots = torch.einsum("nd,nd->n", q, k)
     expected = dots.var()
-    expect_close(torch.as_tensor(dot_product_variance(q, k), dtype=torch.float64), expected,
-                 f"variance of {n} dot products, d_k = {d_k}", rtol=2e-3,
-                 mistakes={"you took the variance of the elementwise products: sum over d_k first":
-                           (q * k).var(),
-                           "you returned the standard deviation: return the variance": expected.sqrt(),
-                           "measure the raw dot products q·k, without dividing by √d_k":
-                           expected / d_k,
-                           "you took the variance of every pair q_i·k_j: pair row i of q with row i "
-                           "of k only": (q @ k.T).var()})
+    expect_close(
+        torch.as_tensor(dot_product_variance(q, k), dtype=torch.float64),
+        expected,
+        f"variance of {n} dot products, d_k = {d_k}",
+        rtol=2e-3,
+        mistakes={
+            "you took the variance of the elementwise products: sum over d_k first": (q * k).var(),
+            "you returned the standard deviation: return the variance": expected.sqrt(),
+            "measure the raw dot products q·k, without dividing by √d_k": expected / d_k,
+            "you took the variance of every pair q_i·k_j: pair row i of q with row i of k only": (
+                q @ k.T
+            ).var(),
+        },
+    )
 passed("variance of float64 dot products for other n and d_k")
 ### END HIDDEN TESTS
 
@@ -708,27 +844,39 @@ def max_weight(scores: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_max_weight", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect_close(torch.as_tensor(max_weight(torch.zeros(2, 3, 4))).float(), torch.tensor(0.25),
-             "max_weight of uniform rows over 4 keys")
-expect_close(torch.as_tensor(max_weight(torch.tensor([[50.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))).float(),
-             torch.tensor((1 + 1 / 3) / 2), "max_weight of a saturated row and a uniform row",
-             mistakes={"you took the largest weight overall: average the rows' largest weights":
-                       torch.tensor(1.0)})
+expect_close(
+    torch.as_tensor(max_weight(torch.zeros(2, 3, 4))).float(),
+    torch.tensor(0.25),
+    "max_weight of uniform rows over 4 keys",
+)
+expect_close(
+    torch.as_tensor(max_weight(torch.tensor([[50.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))).float(),
+    torch.tensor((1 + 1 / 3) / 2),
+    "max_weight of a saturated row and a uniform row",
+    mistakes={"you took the largest weight overall: average the rows' largest weights": torch.tensor(1.0)},
+)
 passed("max_weight of uniform and saturated rows")
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(42)
 scores = torch.randn(3, 5, 7, generator=generator, dtype=torch.float64) * 3
 weights = torch.softmax(scores, dim=-1)
-expect_close(torch.as_tensor(max_weight(scores), dtype=torch.float64), weights.amax(-1).mean(),
-             "max_weight of float64 (3, 5, 7) scores",
-             mistakes={"you took each column's largest weight: take the largest weight of each "
-                       "row (dim=-1)": weights.amax(-2).mean(),
-                       "your softmax runs down the columns: weights are a softmax over the keys "
-                       "(dim=-1)": torch.softmax(scores, -2).amax(-1).mean(),
-                       "you took the largest weight overall: average the rows' largest weights":
-                           weights.max(),
-                       "you averaged the largest scores: apply the softmax first":
-                           scores.amax(-1).mean()})
+expect_close(
+    torch.as_tensor(max_weight(scores), dtype=torch.float64),
+    weights.amax(-1).mean(),
+    "max_weight of float64 (3, 5, 7) scores",
+    mistakes={
+        "you took each column's largest weight: take the largest weight of each row (dim=-1)": weights.amax(
+            -2
+        ).mean(),
+        "your softmax runs down the columns: weights are a softmax over the keys (dim=-1)": torch.softmax(
+            scores, -2
+        )
+        .amax(-1)
+        .mean(),
+        "you took the largest weight overall: average the rows' largest weights": weights.max(),
+        "you averaged the largest scores: apply the softmax first": scores.amax(-1).mean(),
+    },
+)
 passed("max_weight of random float64 scores")
 ### END HIDDEN TESTS
 
@@ -763,16 +911,22 @@ def score_gradient_norm(scores: torch.Tensor, upstream: torch.Tensor) -> torch.T
 # %% nbgrader={"grade": true, "grade_id": "test_score_gradient_norm", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # Two equal scores: w = (1/2, 1/2); with u = (1, -1), ∂L/∂s = w ⊙ (u - w·u) = (1/2, -1/2).
 norm = score_gradient_norm(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, -1.0]]))
-expect_close(torch.as_tensor(norm).float(), torch.tensor(0.5**0.5),
-             "gradient norm for scores (0, 0) and upstream (1, -1)",
-             mistakes={"your norm is the norm of upstream, the gradient with respect to the "
-                       "weights: differentiate with respect to the scores": torch.tensor(2**0.5),
-                       "your gradient is zero: the loss must weight the softmax by upstream "
-                       "(the weights alone always sum to one)": torch.tensor(0.0)})
+expect_close(
+    torch.as_tensor(norm).float(),
+    torch.tensor(0.5**0.5),
+    "gradient norm for scores (0, 0) and upstream (1, -1)",
+    mistakes={
+        "your norm is the norm of upstream, the gradient with respect to the "
+        "weights: differentiate with respect to the scores": torch.tensor(2**0.5),
+        "your gradient is zero: the loss must weight the softmax by upstream "
+        "(the weights alone always sum to one)": torch.tensor(0.0),
+    },
+)
 saturated = float(score_gradient_norm(torch.tensor([[60.0, 0.0, 0.0]]), torch.tensor([[1.0, -1.0, 2.0]])))
 if not saturated < 1e-12:
-    raise AssertionError(f"a saturated row (scores 60, 0, 0) should pass almost no gradient, "
-                         f"got {saturated:.3g}")
+    raise AssertionError(
+        f"a saturated row (scores 60, 0, 0) should pass almost no gradient, got {saturated:.3g}"
+    )
 passed("gradient norms of a uniform and a saturated row")
 ### BEGIN HIDDEN TESTS
 generator = torch.Generator().manual_seed(43)
@@ -780,16 +934,21 @@ scores = torch.randn(4, 6, 9, generator=generator, dtype=torch.float64) * 3
 upstream = torch.randn(4, 6, 9, generator=generator, dtype=torch.float64)
 w = torch.softmax(scores, dim=-1)
 grad = w * (upstream - (w * upstream).sum(-1, keepdim=True))  # the softmax's Jacobian, by hand
-expect_close(torch.as_tensor(score_gradient_norm(scores, upstream), dtype=torch.float64),
-             grad.norm(dim=-1).mean(), "gradient norm for float64 (4, 6, 9) scores",
-             mistakes={"your norm is the norm of upstream: differentiate with respect to the scores":
-                       upstream.norm(dim=-1).mean(),
-                       "you took the norm of the whole gradient: average the norms of the rows":
-                           grad.norm(),
-                       "you averaged squared norms: take each row's length, ‖g‖ = sqrt(Σ g²)":
-                           grad.pow(2).sum(-1).mean(),
-                       "your gradient is zero: weight the softmax by upstream in the loss":
-                           torch.tensor(0.0, dtype=torch.float64)})
+expect_close(
+    torch.as_tensor(score_gradient_norm(scores, upstream), dtype=torch.float64),
+    grad.norm(dim=-1).mean(),
+    "gradient norm for float64 (4, 6, 9) scores",
+    mistakes={
+        "your norm is the norm of upstream: differentiate with respect to the scores": upstream.norm(
+            dim=-1
+        ).mean(),
+        "you took the norm of the whole gradient: average the norms of the rows": grad.norm(),
+        "you averaged squared norms: take each row's length, ‖g‖ = sqrt(Σ g²)": grad.pow(2).sum(-1).mean(),
+        "your gradient is zero: weight the softmax by upstream in the loss": torch.tensor(
+            0.0, dtype=torch.float64
+        ),
+    },
+)
 passed("gradient norm matches the softmax's Jacobian")
 ### END HIDDEN TESTS
 
@@ -816,16 +975,15 @@ for d_k in D_KS:
         c = divisor(d_k)
         measurements[name]["variance"].append(float(dot_product_variance(q, k / c)))
         measurements[name]["max_weight"].append(float(max_weight(raw_scores / c)))
-        measurements[name]["gradient_norm"].append(
-            float(score_gradient_norm(raw_scores / c, upstream)))
+        measurements[name]["gradient_norm"].append(float(score_gradient_norm(raw_scores / c, upstream)))
 
 METRICS = ("variance", "max_weight", "gradient_norm")
 print(f"{'d_k':>5} | " + " | ".join(f"{metric:^29}" for metric in METRICS))
-print(f"{'':>5} | " + " | ".join(" ".join(f"{h:>9}" for h in ("QKᵀ", "QKᵀ/√d_k", "QKᵀ/d_k"))
-                               for _ in METRICS))
+print(
+    f"{'':>5} | " + " | ".join(" ".join(f"{h:>9}" for h in ("QKᵀ", "QKᵀ/√d_k", "QKᵀ/d_k")) for _ in METRICS)
+)
 for i, d_k in enumerate(D_KS):
-    cells = [" ".join(f"{measurements[name][metric][i]:9.3g}" for name in DIVISORS)
-             for metric in METRICS]
+    cells = [" ".join(f"{measurements[name][metric][i]:9.3g}" for name in DIVISORS) for metric in METRICS]
     print(f"{d_k:>5} | " + " | ".join(cells))
 
 # What training sees is the gradient at q (and so at W^Q), not at the scores: the division
@@ -852,10 +1010,12 @@ for i, d_k in enumerate(D_KS):
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(20, 4))
 labels = {"none": "$QK^T$", "sqrt_d_k": r"$QK^T/\sqrt{d_k}$", "d_k": "$QK^T/d_k$"}
-panels = (("variance", "점수의 분산 (variance of the scores)", "log"),
-          ("max_weight", "가장 큰 가중치의 평균 (mean max weight)", "linear"),
-          ("median", r"q 의 기울기, 중앙값 (median $\|\partial L/\partial q\|$ per row)", "log"),
-          ("share_none", f"기울기가 거의 없는 행 (share of rows below {NO_GRADIENT:g})", "linear"))
+panels = (
+    ("variance", "점수의 분산 (variance of the scores)", "log"),
+    ("max_weight", "가장 큰 가중치의 평균 (mean max weight)", "linear"),
+    ("median", r"q 의 기울기, 중앙값 (median $\|\partial L/\partial q\|$ per row)", "log"),
+    ("share_none", f"기울기가 거의 없는 행 (share of rows below {NO_GRADIENT:g})", "linear"),
+)
 for ax, (metric, title, yscale) in zip(axes, panels, strict=True):
     for name, style in zip(DIVISORS, ("o-", "s-", "^--"), strict=True):
         values = at_q[name][metric] if metric in at_q[name] else measurements[name][metric]
@@ -902,22 +1062,31 @@ plt.show()
 # %% nbgrader={"grade": true, "grade_id": "test_experiment_numbers", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 unscaled, scaled, by_d_k = (measurements[name] for name in ("none", "sqrt_d_k", "d_k"))
 if any(len(values) != len(D_KS) for values in unscaled.values()):
-    raise AssertionError("the experiment has not run to the end: make your three measuring "
-                         "functions pass their tests, then run the experiment cell again")
+    raise AssertionError(
+        "the experiment has not run to the end: make your three measuring "
+        "functions pass their tests, then run the experiment cell again"
+    )
 for d_k, var, var_scaled in zip(D_KS, unscaled["variance"], scaled["variance"], strict=True):
     if not 0.85 < var / d_k < 1.15:
         raise AssertionError(f"d_k = {d_k}: the variance of q·k should be close to d_k, got {var:.3g}")
     if not 0.85 < var_scaled < 1.15:
-        raise AssertionError(f"d_k = {d_k}: the variance of q·k/√d_k should be close to 1, "
-                             f"got {var_scaled:.3g}")
+        raise AssertionError(
+            f"d_k = {d_k}: the variance of q·k/√d_k should be close to 1, got {var_scaled:.3g}"
+        )
 if not unscaled["max_weight"][-1] > 0.9:
-    raise AssertionError("without scaling the softmax should saturate at d_k = 1024 (mean max weight "
-                         f"> 0.9), got {unscaled['max_weight'][-1]:.3g}")
+    raise AssertionError(
+        "without scaling the softmax should saturate at d_k = 1024 (mean max weight "
+        f"> 0.9), got {unscaled['max_weight'][-1]:.3g}"
+    )
 if not max(scaled["max_weight"]) < 0.5:
-    raise AssertionError(f"with √d_k the mean max weight should stay well below 1, got {scaled['max_weight']}")
+    raise AssertionError(
+        f"with √d_k the mean max weight should stay well below 1, got {scaled['max_weight']}"
+    )
 if not unscaled["gradient_norm"][-1] < 0.25 * scaled["gradient_norm"][-1]:
-    raise AssertionError("at d_k = 1024 the unscaled gradient should be far smaller than the scaled "
-                         f"one, got {unscaled['gradient_norm'][-1]:.3g} and {scaled['gradient_norm'][-1]:.3g}")
+    raise AssertionError(
+        "at d_k = 1024 the unscaled gradient should be far smaller than the scaled "
+        f"one, got {unscaled['gradient_norm'][-1]:.3g} and {scaled['gradient_norm'][-1]:.3g}"
+    )
 passed("variance ≈ d_k, saturation without scaling, shrinking gradients")
 ### BEGIN HIDDEN TESTS
 # An independent run of the experiment: another seed, PyTorch's softmax, the Jacobian by hand.
@@ -927,23 +1096,35 @@ for i, d_k in enumerate(D_KS):
     k = torch.randn(NUM_PAIRS, d_k, generator=generator)
     upstream = torch.randn(NUM_PAIRS // T_K, T_K, T_K, generator=generator)
     raw = q.view(-1, T_K, d_k) @ k.view(-1, T_K, d_k).mT
-    for name, divisor, formula in (("none", 1.0, "QKᵀ"), ("sqrt_d_k", math.sqrt(d_k), "QKᵀ/√d_k"),
-                                   ("d_k", float(d_k), "QKᵀ/d_k")):
+    for name, divisor, formula in (
+        ("none", 1.0, "QKᵀ"),
+        ("sqrt_d_k", math.sqrt(d_k), "QKᵀ/√d_k"),
+        ("d_k", float(d_k), "QKᵀ/d_k"),
+    ):
         w = torch.softmax(raw / divisor, dim=-1)
         grad = w * (upstream - (w * upstream).sum(-1, keepdim=True))
-        expected = {"variance": d_k / divisor**2, "max_weight": float(w.amax(-1).mean()),
-                    "gradient_norm": float(grad.norm(dim=-1).mean())}
+        expected = {
+            "variance": d_k / divisor**2,
+            "max_weight": float(w.amax(-1).mean()),
+            "gradient_norm": float(grad.norm(dim=-1).mean()),
+        }
         got = {metric: measurements[name][metric][i] for metric in expected}
         if not abs(got["variance"] / expected["variance"] - 1) < 0.15:
-            raise AssertionError(f"{formula}, d_k = {d_k}: measured variance {got['variance']:.3g}, "
-                                 f"expected about {expected['variance']:.3g}")
+            raise AssertionError(
+                f"{formula}, d_k = {d_k}: measured variance {got['variance']:.3g}, "
+                f"expected about {expected['variance']:.3g}"
+            )
         if not abs(got["max_weight"] - expected["max_weight"]) < 0.03:
-            raise AssertionError(f"{formula}, d_k = {d_k}: measured max weight {got['max_weight']:.3g}, "
-                                 f"an independent run gives {expected['max_weight']:.3g}")
+            raise AssertionError(
+                f"{formula}, d_k = {d_k}: measured max weight {got['max_weight']:.3g}, "
+                f"an independent run gives {expected['max_weight']:.3g}"
+            )
         if not abs(got["gradient_norm"] / expected["gradient_norm"] - 1) < 0.25:
-            raise AssertionError(f"{formula}, d_k = {d_k}: measured gradient norm "
-                                 f"{got['gradient_norm']:.3g}, an independent run gives "
-                                 f"{expected['gradient_norm']:.3g}")
+            raise AssertionError(
+                f"{formula}, d_k = {d_k}: measured gradient norm "
+                f"{got['gradient_norm']:.3g}, an independent run gives "
+                f"{expected['gradient_norm']:.3g}"
+            )
 if not by_d_k["max_weight"][-1] < 0.1:
     raise AssertionError("dividing by d_k should make the weights nearly uniform at d_k = 1024")
 passed("the measurements agree with an independent run")

@@ -85,6 +85,7 @@ import math
 import transformer_course.multi_head
 from transformer_course.attention import softmax as _softmax
 from transformer_course.checks import expect_dtype, from_scratch
+
 ### END HIDDEN TESTS
 x = torch.randn(2, 5, 8)
 expect_shape(split_heads(x, 2), (2, 2, 5, 4), "split_heads of a (B=2, T=5, d_model=8) tensor into h=2")
@@ -101,11 +102,16 @@ passed("shapes for T = 1, h = 1 and h = d_model")
 # %% nbgrader={"grade": true, "grade_id": "test_split_heads_values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 x = torch.randn(2, 5, 8)
 heads = split_heads(x, 2)
-expect_close(heads[:, 0], x[..., :4], "head 0 of split_heads(x, 2): the first d_k = 4 features of every token",
-             mistakes={"you viewed (B, T, d_model) directly as (B, h, T, d_k), which mixes tokens: view as "
-                       "(B, T, h, d_k), then transpose(1, 2)": x.reshape(2, 2, 5, 4)[:, 0],
-                       "head 0 got every other feature: split the last axis as (h, d_k), not (d_k, h)":
-                           x[..., 0::2]})
+expect_close(
+    heads[:, 0],
+    x[..., :4],
+    "head 0 of split_heads(x, 2): the first d_k = 4 features of every token",
+    mistakes={
+        "you viewed (B, T, d_model) directly as (B, h, T, d_k), which mixes tokens: view as "
+        "(B, T, h, d_k), then transpose(1, 2)": x.reshape(2, 2, 5, 4)[:, 0],
+        "head 0 got every other feature: split the last axis as (h, d_k), not (d_k, h)": x[..., 0::2],
+    },
+)
 expect_close(heads[:, 1], x[..., 4:], "head 1 of split_heads(x, 2): features 4 … 7 of every token")
 passed("head i holds features i·d_k … (i+1)·d_k − 1 of every token")
 ### BEGIN HIDDEN TESTS
@@ -115,16 +121,17 @@ for B, T, d_model, h in [(2, 5, 12, 3), (1, 1, 8, 4), (3, 4, 6, 2), (2, 3, 4, 4)
     d_k = d_model // h
     with from_scratch("split_heads", reference=[transformer_course.multi_head.split_heads]):
         out = split_heads(x, h)
-    expect_close(out, torch.stack(x.chunk(h, dim=-1), dim=1),
-                 f"split_heads of a float64 ({B}, {T}, {d_model}) tensor into h={h}",
-                 mistakes={
-                     "you viewed (B, T, d_model) directly as (B, h, T, d_k), which mixes the features "
-                     "of different tokens: view as (B, T, h, d_k), then transpose(1, 2)":
-                         x.reshape(B, h, T, d_k),
-                     "head i must own the contiguous features i·d_k … (i+1)·d_k − 1: split the last "
-                     "axis as (h, d_k), not (d_k, h)":
-                         x.unflatten(-1, (d_k, h)).permute(0, 3, 1, 2),
-                 })
+    expect_close(
+        out,
+        torch.stack(x.chunk(h, dim=-1), dim=1),
+        f"split_heads of a float64 ({B}, {T}, {d_model}) tensor into h={h}",
+        mistakes={
+            "you viewed (B, T, d_model) directly as (B, h, T, d_k), which mixes the features "
+            "of different tokens: view as (B, T, h, d_k), then transpose(1, 2)": x.reshape(B, h, T, d_k),
+            "head i must own the contiguous features i·d_k … (i+1)·d_k − 1: split the last "
+            "axis as (h, d_k), not (d_k, h)": x.unflatten(-1, (d_k, h)).permute(0, 3, 1, 2),
+        },
+    )
 passed("split_heads matches torch.chunk per head, float64, T = 1, h = d_model")
 ### END HIDDEN TESTS
 
@@ -164,11 +171,12 @@ def combine_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_combine_heads_shape", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect_shape(combine_heads(torch.randn(2, 4, 5, 3)), (2, 5, 12),
-             "combine_heads of (B=2, h=4, T=5, d_k=3)")
+expect_shape(combine_heads(torch.randn(2, 4, 5, 3)), (2, 5, 12), "combine_heads of (B=2, h=4, T=5, d_k=3)")
 x = torch.randn(2, 5, 8)
 split_by_hand = x.view(2, 5, 2, 4).transpose(1, 2)  # (B, h, T, d_k), not contiguous
-expect_close(combine_heads(split_by_hand), x, "combine_heads of x split into 2 heads, which should give x back")
+expect_close(
+    combine_heads(split_by_hand), x, "combine_heads of x split into 2 heads, which should give x back"
+)
 passed("combine_heads gives (B, T, h·d_k) and undoes the split")
 ### BEGIN HIDDEN TESTS
 for B, h, T, d_k in [(1, 1, 1, 5), (3, 6, 2, 1), (2, 3, 4, 2)]:
@@ -181,11 +189,18 @@ passed("shapes for T = 1, h = 1 and d_k = 1")
 # %% nbgrader={"grade": true, "grade_id": "test_combine_heads_values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 heads = torch.randn(2, 3, 4, 2)  # (B, h, T, d_k)
 combined = combine_heads(heads)
-expect_close(combined[:, :, 2:4], heads[:, 1], "features 2 … 3 of combine_heads(x): head 1's output",
-             mistakes={"you reshaped (B, h, T, d_k) straight to (B, T, d_model), which mixes tokens: "
-                       "transpose(1, 2) first": heads.reshape(2, 4, 6)[:, :, 2:4],
-                       "the heads are interleaved: merge the axes as (h, d_k), not (d_k, h)":
-                           heads.permute(0, 2, 3, 1).reshape(2, 4, 6)[:, :, 2:4]})
+expect_close(
+    combined[:, :, 2:4],
+    heads[:, 1],
+    "features 2 … 3 of combine_heads(x): head 1's output",
+    mistakes={
+        "you reshaped (B, h, T, d_k) straight to (B, T, d_model), which mixes tokens: "
+        "transpose(1, 2) first": heads.reshape(2, 4, 6)[:, :, 2:4],
+        "the heads are interleaved: merge the axes as (h, d_k), not (d_k, h)": heads.permute(
+            0, 2, 3, 1
+        ).reshape(2, 4, 6)[:, :, 2:4],
+    },
+)
 passed("token t's features are head 0's d_k features, then head 1's, …")
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(302)
@@ -193,16 +208,17 @@ for B, h, T, d_k in [(2, 3, 5, 4), (1, 4, 1, 2), (3, 2, 4, 3), (2, 4, 3, 1)]:
     x = torch.randn(B, h, T, d_k, generator=g, dtype=torch.float64)
     with from_scratch("combine_heads", reference=[transformer_course.multi_head.combine_heads]):
         out = combine_heads(x)
-    expect_close(out, torch.cat(x.unbind(1), dim=-1),
-                 f"combine_heads of a float64 ({B}, {h}, {T}, {d_k}) tensor",
-                 mistakes={
-                     "you reshaped (B, h, T, d_k) straight to (B, T, d_model), which mixes tokens: "
-                     "transpose(1, 2) to (B, T, h, d_k) first, then merge the last two axes":
-                         x.reshape(B, T, h * d_k),
-                     "each token's features must be head 0's d_k features, then head 1's, …: "
-                     "merge the axes as (h, d_k), not (d_k, h)":
-                         x.permute(0, 2, 3, 1).flatten(-2),
-                 })
+    expect_close(
+        out,
+        torch.cat(x.unbind(1), dim=-1),
+        f"combine_heads of a float64 ({B}, {h}, {T}, {d_k}) tensor",
+        mistakes={
+            "you reshaped (B, h, T, d_k) straight to (B, T, d_model), which mixes tokens: "
+            "transpose(1, 2) to (B, T, h, d_k) first, then merge the last two axes": x.reshape(B, T, h * d_k),
+            "each token's features must be head 0's d_k features, then head 1's, …: "
+            "merge the axes as (h, d_k), not (d_k, h)": x.permute(0, 2, 3, 1).flatten(-2),
+        },
+    )
 passed("combine_heads matches torch.cat of the heads, float64, T = 1, d_k = 1")
 ### END HIDDEN TESTS
 
@@ -304,9 +320,14 @@ class MultiHeadAttention(nn.Module):
 
 # %% nbgrader={"grade": true, "grade_id": "test_multi_head_attention_init", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 ### BEGIN HIDDEN TESTS
-_BANNED = {"torch_functions": ["multi_head_attention_forward", "scaled_dot_product_attention",
-                               "_native_multi_head_attention"],
-           "reference": [transformer_course.multi_head.MultiHeadAttention]}
+_BANNED = {
+    "torch_functions": [
+        "multi_head_attention_forward",
+        "scaled_dot_product_attention",
+        "_native_multi_head_attention",
+    ],
+    "reference": [transformer_course.multi_head.MultiHeadAttention],
+}
 _LAYERS = ("w_q", "w_k", "w_v", "w_o")
 
 
@@ -321,18 +342,25 @@ def _check_layers(mha, d_model, num_heads):
         if not isinstance(layer, nn.Linear):
             raise AssertionError(
                 f"MultiHeadAttention({d_model}, {num_heads}) has no nn.Linear attribute `{name}`: "
-                f"create self.{name} = nn.Linear(d_model, d_model) in __init__.")
+                f"create self.{name} = nn.Linear(d_model, d_model) in __init__."
+            )
         if layer.bias is None:
             raise AssertionError(
                 f"`{name}` has no bias: keep nn.Linear's default bias=True, as "
-                f"nn.MultiheadAttention's projections do.")
+                f"nn.MultiheadAttention's projections do."
+            )
         if tuple(layer.weight.shape) != (d_model, d_model):
-            hint = (" It looks like a per-head layer: W^O mixes the concatenated heads, all "
-                    "d_model features at once." if layer.weight.shape[-1] == d_k else "")
+            hint = (
+                " It looks like a per-head layer: W^O mixes the concatenated heads, all "
+                "d_model features at once."
+                if layer.weight.shape[-1] == d_k
+                else ""
+            )
             raise AssertionError(
                 f"`{name}` of MultiHeadAttention({d_model}, {num_heads}) maps "
                 f"{layer.in_features} -> {layer.out_features} features; it must be "
-                f"nn.Linear(d_model, d_model): h heads of d_k = d_model / h side by side.{hint}")
+                f"nn.Linear(d_model, d_model): h heads of d_k = d_model / h side by side.{hint}"
+            )
 
 
 def _make_mha(d_model, num_heads, seed, dropout=0.0):
@@ -346,8 +374,7 @@ def _make_mha(d_model, num_heads, seed, dropout=0.0):
     for i, name in enumerate(_LAYERS):
         W[name] = _randn(d_model, d_model, seed=seed + 2 * i) / math.sqrt(d_model)
         W[name + "_b"] = 0.5 * _randn(d_model, seed=seed + 2 * i + 1)
-    ref = nn.MultiheadAttention(d_model, num_heads, dropout=dropout, batch_first=True,
-                                dtype=torch.float64)
+    ref = nn.MultiheadAttention(d_model, num_heads, dropout=dropout, batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         for name in _LAYERS:
             getattr(mine, name).weight.copy_(W[name])
@@ -364,8 +391,10 @@ def _run(mine, query, key, value, mask=None):
         out = mine(query, key, value, mask)
     weights = getattr(mine, "attn_weights", None)
     if not isinstance(weights, torch.Tensor):
-        raise AssertionError("self.attn_weights is not a tensor after forward: keep the attention "
-                             "weights, shape (B, h, T_q, T_k), in self.attn_weights.")
+        raise AssertionError(
+            "self.attn_weights is not a tensor after forward: keep the attention "
+            "weights, shape (B, h, T_q, T_k), in self.attn_weights."
+        )
     return out, weights
 
 
@@ -376,12 +405,33 @@ def _torch_mha(ref, query, key, value, mask=None, key_padding=None):
         B, T_q, T_k = query.size(0), query.size(1), key.size(1)
         attn_mask = (~mask).expand(B, ref.num_heads, T_q, T_k).reshape(B * ref.num_heads, T_q, T_k)
     key_padding_mask = None if key_padding is None else ~key_padding[:, 0, 0, :]
-    return ref(query, key, value, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-               need_weights=True, average_attn_weights=False)
+    return ref(
+        query,
+        key,
+        value,
+        attn_mask=attn_mask,
+        key_padding_mask=key_padding_mask,
+        need_weights=True,
+        average_attn_weights=False,
+    )
 
 
-def _variant(W, h, query, key, value, mask=None, split="ok", merge="ok", scale="d_k", w_o=True,
-             masked="ok", swap_kv=False, softmax_dim=-1, from_query=()):
+def _variant(
+    W,
+    h,
+    query,
+    key,
+    value,
+    mask=None,
+    split="ok",
+    merge="ok",
+    scale="d_k",
+    w_o=True,
+    masked="ok",
+    swap_kv=False,
+    softmax_dim=-1,
+    from_query=(),
+):
     """Multi-head attention with one known mistake switched on: (output, weights)."""
     B, T_q, d_model = query.shape
     d_k = d_model // h
@@ -418,31 +468,37 @@ def _mistakes(W, h, query, key, value, mask=None):
     """Known wrong results, keyed by the message that names the mistake: (outputs, weights)."""
     cases = {
         "heads split without the transpose: view (B, T, d_model) as (B, T, h, d_k), then "
-        "transpose(1, 2); viewing it directly as (B, h, T, d_k) mixes tokens across heads":
-            {"split": "no_transpose", "merge": "no_transpose"},
+        "transpose(1, 2); viewing it directly as (B, h, T, d_k) mixes tokens across heads": {
+            "split": "no_transpose",
+            "merge": "no_transpose",
+        },
         "heads concatenated without the transpose: combine_heads must bring (B, h, T, d_k) to "
         "(B, T, h, d_k) before merging the last two axes": {"merge": "no_transpose"},
         "heads built from interleaved features: head i owns features i·d_k … (i+1)·d_k − 1, "
         "so split d_model as (h, d_k)": {"split": "interleaved", "merge": "interleaved"},
         "the scores are divided by √d_model: each head's queries and keys have d_k = d_model / h "
-        "features, so divide by √d_k (scaled_dot_product_attention on the split heads does)":
-            {"scale": "d_model"},
+        "features, so divide by √d_k (scaled_dot_product_attention on the split heads does)": {
+            "scale": "d_model"
+        },
         "W^O is missing: apply self.w_o to the concatenated heads": {"w_o": False},
-        "key and value are swapped: project `key` with w_k and `value` with w_v":
-            {"swap_kv": True},
+        "key and value are swapped: project `key` with w_k and `value` with w_v": {"swap_kv": True},
         "softmax over the query axis: each query's weights over the keys must sum to one "
         "(softmax over the last axis)": {"softmax_dim": -2},
     }
     if query.shape == key.shape and not torch.equal(query, key):  # only equal lengths let these run
         cases["the keys are projected from `query`: project `key` with w_k, whatever the lengths"] = {
-            "from_query": ("key",)}
-        cases["equal shapes are not self-attention: project `key` and `value` as given, also when "
-              "they have the query's shape"] = {"from_query": ("key", "value")}
+            "from_query": ("key",)
+        }
+        cases[
+            "equal shapes are not self-attention: project `key` and `value` as given, also when "
+            "they have the query's shape"
+        ] = {"from_query": ("key", "value")}
     if mask is not None:
-        cases["the mask is ignored: pass `mask` on to scaled_dot_product_attention"] = {
-            "masked": "ignored"}
-        cases["the mask is inverted: in this course True means attention is allowed "
-              "(nn.MultiheadAttention's masks use the opposite rule)"] = {"masked": "inverted"}
+        cases["the mask is ignored: pass `mask` on to scaled_dot_product_attention"] = {"masked": "ignored"}
+        cases[
+            "the mask is inverted: in this course True means attention is allowed "
+            "(nn.MultiheadAttention's masks use the opposite rule)"
+        ] = {"masked": "inverted"}
     results = {hint: _variant(W, h, query, key, value, mask, **flags) for hint, flags in cases.items()}
     return ({hint: r[0] for hint, r in results.items()}, {hint: r[1] for hint, r in results.items()})
 
@@ -456,17 +512,22 @@ def _compare(mine, ref, W, query, key, value, mask=None, key_padding=None, what=
     expect_close(out, expected, f"output of {what}", mistakes=wrong_out)
     expect_close(weights, expected_weights, f"self.attn_weights of {what}", mistakes=wrong_weights)
     return out, weights
+
+
 ### END HIDDEN TESTS
 mha = MultiHeadAttention(d_model=16, num_heads=4)
 for name in ("w_q", "w_k", "w_v", "w_o"):
     layer = getattr(mha, name)
     assert isinstance(layer, nn.Linear), f"self.{name} must be an nn.Linear, got {type(layer).__name__}"
     assert (layer.in_features, layer.out_features) == (16, 16), (
-        f"self.{name} must map d_model -> d_model (16 -> 16), got "
-        f"{layer.in_features} -> {layer.out_features}")
+        f"self.{name} must map d_model -> d_model (16 -> 16), got {layer.in_features} -> {layer.out_features}"
+    )
     assert layer.bias is not None, f"self.{name} needs a bias (nn.Linear's default bias=True)"
-expect_raises(ValueError, lambda: MultiHeadAttention(d_model=10, num_heads=3),
-              "MultiHeadAttention(d_model=10, num_heads=3): 3 does not divide 10")
+expect_raises(
+    ValueError,
+    lambda: MultiHeadAttention(d_model=10, num_heads=3),
+    "MultiHeadAttention(d_model=10, num_heads=3): 3 does not divide 10",
+)
 passed("four d_model -> d_model linear layers with bias, and a ValueError for d_model=10, h=3")
 ### BEGIN HIDDEN TESTS
 for d_model, num_heads in [(12, 3), (8, 8), (6, 1)]:
@@ -474,9 +535,11 @@ for d_model, num_heads in [(12, 3), (8, 8), (6, 1)]:
         layer = MultiHeadAttention(d_model, num_heads)
     _check_layers(layer, d_model, num_heads)
 for d_model, num_heads in [(12, 5), (4, 8)]:
-    expect_raises(ValueError, lambda d=d_model, n=num_heads: MultiHeadAttention(d, n),
-                  f"MultiHeadAttention({d_model}, {num_heads}), where {num_heads} does not divide "
-                  f"{d_model}")
+    expect_raises(
+        ValueError,
+        lambda d=d_model, n=num_heads: MultiHeadAttention(d, n),
+        f"MultiHeadAttention({d_model}, {num_heads}), where {num_heads} does not divide {d_model}",
+    )
 passed("w_q, w_k, w_v, w_o for h = 1 and h = d_model; ValueError when h does not divide d_model")
 ### END HIDDEN TESTS
 
@@ -491,8 +554,12 @@ passed("output (B, T_q, d_model), weights (B, h, T_q, T_k) whose rows sum to one
 ### BEGIN HIDDEN TESTS
 for B, T_q, T_k, d_model, h in [(1, 1, 1, 4, 2), (3, 1, 6, 6, 6), (2, 4, 1, 8, 1)]:
     mine, _, _ = _make_mha(d_model, h, seed=310)
-    out, weights = _run(mine, _randn(B, T_q, d_model, seed=311), _randn(B, T_k, d_model, seed=312),
-                        _randn(B, T_k, d_model, seed=313))
+    out, weights = _run(
+        mine,
+        _randn(B, T_q, d_model, seed=311),
+        _randn(B, T_k, d_model, seed=312),
+        _randn(B, T_k, d_model, seed=313),
+    )
     what = f"MultiHeadAttention({d_model}, {h}) with B={B}, T_q={T_q}, T_k={T_k}"
     expect_shape(out, (B, T_q, d_model), f"output of {what}")
     expect_dtype(out, torch.float64, f"output of {what} (float64 module and inputs)")
@@ -528,8 +595,15 @@ passed("self-attention equals nn.MultiheadAttention with the same weights")
 for B, T, d_model, h in [(2, 5, 12, 3), (1, 1, 8, 2), (3, 4, 6, 1), (2, 3, 4, 4), (2, 6, 8, 2)]:
     mine, ref, W = _make_mha(d_model, h, seed=320 + d_model)
     x = _randn(B, T, d_model, seed=321)
-    _compare(mine, ref, W, x, x, x,
-             what=f"float64 self-attention, MultiHeadAttention({d_model}, {h}), B={B}, T={T}")
+    _compare(
+        mine,
+        ref,
+        W,
+        x,
+        x,
+        x,
+        what=f"float64 self-attention, MultiHeadAttention({d_model}, {h}), B={B}, T={T}",
+    )
 passed("float64 self-attention equals nn.MultiheadAttention for T = 1, h = 1, h = d_model")
 ### END HIDDEN TESTS
 
@@ -542,16 +616,30 @@ expect_shape(mha.attn_weights, (1, 2, 2, 6), "cross-attention weights (B, h, T_q
 passed("cross-attention: T_q queries attend over T_k keys")
 ### BEGIN HIDDEN TESTS
 # The last case has T_q = T_k: equal lengths with query, key and value all different.
-for B, T_q, T_k, d_model, h in [(2, 3, 5, 12, 3), (1, 1, 4, 8, 4), (3, 5, 1, 6, 2), (2, 4, 7, 4, 1),
-                                (2, 6, 6, 12, 3)]:
+for B, T_q, T_k, d_model, h in [
+    (2, 3, 5, 12, 3),
+    (1, 1, 4, 8, 4),
+    (3, 5, 1, 6, 2),
+    (2, 4, 7, 4, 1),
+    (2, 6, 6, 12, 3),
+]:
     mine, ref, W = _make_mha(d_model, h, seed=330 + T_k)
     query = _randn(B, T_q, d_model, seed=331)
     key, value = _randn(B, T_k, d_model, seed=332), _randn(B, T_k, d_model, seed=333)
-    _compare(mine, ref, W, query, key, value,
-             what=f"float64 cross-attention, MultiHeadAttention({d_model}, {h}), B={B}, "
-                  f"T_q={T_q}, T_k={T_k}, query, key and value all different")
-passed("float64 cross-attention (T_q != T_k and T_q = T_k, query, key and value all different) "
-       "equals nn.MultiheadAttention")
+    _compare(
+        mine,
+        ref,
+        W,
+        query,
+        key,
+        value,
+        what=f"float64 cross-attention, MultiHeadAttention({d_model}, {h}), B={B}, "
+        f"T_q={T_q}, T_k={T_k}, query, key and value all different",
+    )
+passed(
+    "float64 cross-attention (T_q != T_k and T_q = T_k, query, key and value all different) "
+    "equals nn.MultiheadAttention"
+)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_multi_head_attention_masks", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
@@ -559,8 +647,11 @@ mha = MultiHeadAttention(d_model=8, num_heads=2)
 x = torch.randn(1, 4, 8)
 causal = torch.ones(4, 4, dtype=torch.bool).tril()  # True where allowed: keys up to the query
 mha(x, x, x, causal)
-expect_close(mha.attn_weights.masked_select(~causal), torch.zeros(2 * 6),
-             "weights on masked (future) keys, with a (T, T) mask")
+expect_close(
+    mha.attn_weights.masked_select(~causal),
+    torch.zeros(2 * 6),
+    "weights on masked (future) keys, with a (T, T) mask",
+)
 passed("a (T, T) mask reaches every head: masked keys get zero weight")
 ### BEGIN HIDDEN TESTS
 B, T, d_model, h = 2, 5, 12, 3
@@ -573,19 +664,37 @@ _compare(mine, ref, W, x, x, x, mask=causal, what="float64 self-attention with a
 T_k = 6
 padding = (torch.arange(T_k) < torch.tensor([6, 2])[:, None])[:, None, None, :]  # (B, 1, 1, T_k)
 memory = _randn(B, T_k, d_model, seed=342)
-_, weights = _compare(mine, ref, W, x, memory, memory, key_padding=padding,
-                      what="float64 cross-attention with a (B, 1, 1, T_k) padding mask "
-                           "(key_padding_mask in nn.MultiheadAttention)")
+_, weights = _compare(
+    mine,
+    ref,
+    W,
+    x,
+    memory,
+    memory,
+    key_padding=padding,
+    what="float64 cross-attention with a (B, 1, 1, T_k) padding mask "
+    "(key_padding_mask in nn.MultiheadAttention)",
+)
 if not (weights.masked_select(~padding.expand_as(weights)) == 0).all():
-    raise AssertionError("padded keys must get exactly zero weight: fill the masked scores with "
-                         "-inf before the softmax.")
+    raise AssertionError(
+        "padded keys must get exactly zero weight: fill the masked scores with -inf before the softmax."
+    )
 
 combined = (torch.arange(T) < lengths[:, None])[:, None, None, :] & causal  # (B, 1, T, T)
-_, weights = _compare(mine, ref, W, x, x, x, mask=combined,
-                      what="float64 self-attention with a (B, 1, T, T) look-ahead and padding mask")
+_, weights = _compare(
+    mine,
+    ref,
+    W,
+    x,
+    x,
+    x,
+    mask=combined,
+    what="float64 self-attention with a (B, 1, T, T) look-ahead and padding mask",
+)
 if not (weights.masked_select(~combined.expand_as(weights)) == 0).all():
-    raise AssertionError("masked keys must get exactly zero weight: fill the masked scores with "
-                         "-inf before the softmax.")
+    raise AssertionError(
+        "masked keys must get exactly zero weight: fill the masked scores with -inf before the softmax."
+    )
 passed("(T, T), (B, 1, 1, T_k) and (B, 1, T, T) masks agree with nn.MultiheadAttention")
 ### END HIDDEN TESTS
 
@@ -595,7 +704,8 @@ x = torch.randn(2, 3, 8, requires_grad=True)
 mha(x, x, x).sum().backward()
 for name in ("w_q", "w_k", "w_v", "w_o"):
     assert getattr(mha, name).weight.grad is not None, (
-        f"no gradient reached self.{name}.weight: use self.{name} in forward and don't detach")
+        f"no gradient reached self.{name}.weight: use self.{name} in forward and don't detach"
+    )
 assert x.grad is not None, "no gradient reached the input: don't detach inside forward"
 passed("gradients reach the input and all four projections")
 ### BEGIN HIDDEN TESTS
@@ -638,7 +748,8 @@ with torch.no_grad():
     training = mha(x, x, x)
 assert not torch.allclose(training, first), (
     "with dropout=0.5 in train() mode the output equals eval()'s: apply self.dropout "
-    "(an nn.Dropout) to the attention weights")
+    "(an nn.Dropout) to the attention weights"
+)
 passed("dropout is active in train() and off in eval()")
 ### BEGIN HIDDEN TESTS
 B, T_q, T_k, d_model, h = 2, 4, 6, 12, 3
@@ -650,8 +761,12 @@ value = _randn(B, T_k, d_model, seed=363)
 with torch.no_grad():
     first, _ = _run(mine, query, key, value)
     again, _ = _run(mine, query, key, value)
-    expect_close(again, first, "a second call in eval() mode with dropout=0.3: use nn.Dropout "
-                               "(or F.dropout(..., training=self.training)) so eval() turns it off")
+    expect_close(
+        again,
+        first,
+        "a second call in eval() mode with dropout=0.3: use nn.Dropout "
+        "(or F.dropout(..., training=self.training)) so eval() turns it off",
+    )
     _compare(mine, ref, W, query, key, value, what="eval() mode with dropout=0.3")
 # With every value token the same vector and W^O the identity, each head's output is that head's
 # value vector times the sum of its (dropped-out) weights: dropout on the weights keeps it
@@ -667,12 +782,17 @@ with torch.no_grad():
     v_heads = (same_value[:, :1] @ W["w_v"].T + W["w_v_b"]).unflatten(-1, (h, d_model // h))
     out_heads = out.unflatten(-1, (h, d_model // h))  # (B, T_q, h, d_k)
     scale = (out_heads * v_heads).sum(-1, keepdim=True) / (v_heads * v_heads).sum(-1, keepdim=True)
-expect_close(out_heads, scale * v_heads,
-             "train() output when every value token is the same vector: dropout must act on the "
-             "attention weights (self.dropout(weights) @ v), not on the features or the output")
+expect_close(
+    out_heads,
+    scale * v_heads,
+    "train() output when every value token is the same vector: dropout must act on the "
+    "attention weights (self.dropout(weights) @ v), not on the features or the output",
+)
 if torch.allclose(scale, torch.ones_like(scale)):
-    raise AssertionError("with dropout=0.3 in train() mode the weights were not dropped: apply "
-                         "self.dropout to the attention weights")
+    raise AssertionError(
+        "with dropout=0.3 in train() mode the weights were not dropped: apply "
+        "self.dropout to the attention weights"
+    )
 passed("eval() equals nn.MultiheadAttention with dropout=0.3; in train() dropout hits the weights")
 ### END HIDDEN TESTS
 
@@ -766,8 +886,12 @@ with torch.no_grad():
     mha.w_k.bias.zero_()
     mha(x, x, x)
 
-titles = ["헤드 1 · 앞 단어 (previous word)", "헤드 2 · 같은 단어 (same word)",
-          "헤드 3 · it 이 가리키는 말 (what “it” refers to)", "헤드 4 · 다음 단어 (next word)"]
+titles = [
+    "헤드 1 · 앞 단어 (previous word)",
+    "헤드 2 · 같은 단어 (same word)",
+    "헤드 3 · it 이 가리키는 말 (what “it” refers to)",
+    "헤드 4 · 다음 단어 (next word)",
+]
 fig, axes = plt.subplots(2, 2, figsize=(12, 10.5))
 for head, (ax, title) in enumerate(zip(axes.flat, titles, strict=True)):
     attention_heatmap(mha.attn_weights[0, head], words, words, ax=ax, title=title, annotate=False)

@@ -102,17 +102,22 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 # %% nbgrader={"grade": true, "grade_id": "test_padding_mask_shape", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 ### BEGIN HIDDEN TESTS
+from torch.nn.modules.transformer import _generate_square_subsequent_mask
+
 import transformer_course.masking
 import transformer_course.multi_head
-from torch.nn.modules.transformer import _generate_square_subsequent_mask
 from transformer_course.checks import expect_tensor, from_scratch
 
-_BANNED = {"reference": [transformer_course.masking.padding_mask,
-                         transformer_course.masking.look_ahead_mask,
-                         transformer_course.masking.decoder_mask,
-                         transformer_course.masking.shift_right,
-                         nn.Transformer.generate_square_subsequent_mask,
-                         _generate_square_subsequent_mask]}
+_BANNED = {
+    "reference": [
+        transformer_course.masking.padding_mask,
+        transformer_course.masking.look_ahead_mask,
+        transformer_course.masking.decoder_mask,
+        transformer_course.masking.shift_right,
+        nn.Transformer.generate_square_subsequent_mask,
+        _generate_square_subsequent_mask,
+    ]
+}
 
 
 def _call(name, fn, *args):
@@ -127,17 +132,22 @@ def _expect_mask(actual, expected, what, mistakes=None):
         raise AssertionError(
             f"{what}: expected a boolean mask (True where attention is allowed), got dtype "
             f"{actual.dtype}. A 0/1 or 0/-inf float mask is another convention: a comparison such "
-            f"as tokens != pad_id gives booleans.")
+            f"as tokens != pad_id gives booleans."
+        )
     for hint, wrong in (mistakes or {}).items():
-        if actual.shape == wrong.shape and torch.equal(actual.cpu(), wrong) and not (
-                actual.shape == expected.shape and torch.equal(actual.cpu(), expected)):
+        if (
+            actual.shape == wrong.shape
+            and torch.equal(actual.cpu(), wrong)
+            and not (actual.shape == expected.shape and torch.equal(actual.cpu(), expected))
+        ):
             raise AssertionError(f"{what}: {hint}")
     expect_shape(actual, expected.shape, what)
     wrong_at = (actual.cpu() != expected).nonzero()
     if len(wrong_at):
         raise AssertionError(
             f"{what}: {len(wrong_at)} entries differ from the expected mask, the first at index "
-            f"{tuple(wrong_at[0].tolist())} (expected {bool(expected[tuple(wrong_at[0])])}).")
+            f"{tuple(wrong_at[0].tolist())} (expected {bool(expected[tuple(wrong_at[0])])})."
+        )
 
 
 def _tokens(lengths, T, pad_id, seed, vocab=9):
@@ -174,7 +184,8 @@ def _expect_device(result, tokens, what):
     if expect_tensor(result, what).device != tokens.device:
         raise AssertionError(
             f"{what}: the tokens are on {tokens.device} but the result is on {result.device}. "
-            f"Build the mask on tokens.device, so that it works on a GPU.")
+            f"Build the mask on tokens.device, so that it works on a GPU."
+        )
 
 
 def _decoder_attention(d_model=12, h=3, vocab=10, seed=400):
@@ -183,7 +194,7 @@ def _decoder_attention(d_model=12, h=3, vocab=10, seed=400):
     attn = transformer_course.multi_head.MultiHeadAttention(d_model, h).double()
     with torch.no_grad():
         for p in attn.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) / d_model ** 0.5)
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) / d_model**0.5)
     table = torch.randn(vocab, d_model, generator=g, dtype=torch.float64)
 
     def run(ids, mask):
@@ -194,7 +205,8 @@ def _decoder_attention(d_model=12, h=3, vocab=10, seed=400):
         except RuntimeError as error:
             raise AssertionError(
                 f"the mask of shape {tuple(mask.shape)} does not broadcast against the scores "
-                f"(B, h, T, T) = {(ids.size(0), h, ids.size(1), ids.size(1))}: {error}") from None
+                f"(B, h, T, T) = {(ids.size(0), h, ids.size(1), ids.size(1))}: {error}"
+            ) from None
 
     return run
 
@@ -205,6 +217,8 @@ def _another_token(ids, b, j, pad_id, vocab=10):
     new = (ids[b, j] + 1) % vocab
     changed[b, j] = new if new != pad_id else (new + 1) % vocab
     return changed
+
+
 ### END HIDDEN TESTS
 tokens = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]])
 mask = padding_mask(tokens, pad_id=0)
@@ -219,7 +233,8 @@ for lengths, T in [([1], 1), ([7, 3, 0], 7), ([4, 4], 4)]:
     if isinstance(mask, torch.Tensor) and tuple(mask.shape) == (B, 1, T, 1) and T > 1:
         raise AssertionError(
             f"padding_mask has shape (B, 1, T, 1) = {tuple(mask.shape)}: it masks the queries. "
-            f"Padding hides keys, the last axis of the scores: (B, 1, 1, T).")
+            f"Padding hides keys, the last axis of the scores: (B, 1, 1, T)."
+        )
     expect_shape(mask, (B, 1, 1, T), f"padding_mask of ({B}, {T}) tokens")
     expect_dtype(mask, torch.bool, f"padding_mask of ({B}, {T}) tokens")
 meta = _tokens([5, 2], 5, pad_id=0, seed=402).to("meta")
@@ -231,23 +246,31 @@ passed("shapes for T = 1 and B = 3; the mask stays on the tokens' device")
 tokens = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 0, 0, 0]])
 expected = torch.tensor([[True, True, True, False, False], [True, True, False, False, False]])
 mask = padding_mask(tokens, pad_id=0)
-expect_close(mask.reshape(2, 5).float(), expected.float(),
-             "padding_mask: True for real tokens, False for padding (pad_id=0)",
-             mistakes={"the mask is inverted: True must mean attention is allowed, so True for real "
-                       "tokens (tokens != pad_id)": (~expected).float()})
+expect_close(
+    mask.reshape(2, 5).float(),
+    expected.float(),
+    "padding_mask: True for real tokens, False for padding (pad_id=0)",
+    mistakes={
+        "the mask is inverted: True must mean attention is allowed, so True for real "
+        "tokens (tokens != pad_id)": (~expected).float()
+    },
+)
 passed("real tokens True, padding False")
 ### BEGIN HIDDEN TESTS
 for lengths, T, pad_id in [([6, 2, 4], 6, 0), ([3, 5], 5, 3), ([1], 1, 8), ([4, 0], 4, 1)]:
     tokens = _tokens(lengths, T, pad_id=pad_id, seed=410 + pad_id)
     expected = _keys(lengths, T)
-    _expect_mask(_call("padding_mask", padding_mask, tokens, pad_id), expected,
-                 f"padding_mask of {tokens.tolist()} with pad_id={pad_id}",
-                 mistakes={
-                     "the mask is inverted: True must mean attention is allowed, so True for "
-                     "real tokens (tokens != pad_id)": ~expected,
-                     "the mask hides the padded queries: hide the padded keys, the last axis "
-                     "of the scores, with shape (B, 1, 1, T)": expected.transpose(-1, -2),
-                 })
+    _expect_mask(
+        _call("padding_mask", padding_mask, tokens, pad_id),
+        expected,
+        f"padding_mask of {tokens.tolist()} with pad_id={pad_id}",
+        mistakes={
+            "the mask is inverted: True must mean attention is allowed, so True for "
+            "real tokens (tokens != pad_id)": ~expected,
+            "the mask hides the padded queries: hide the padded keys, the last axis "
+            "of the scores, with shape (B, 1, 1, T)": expected.transpose(-1, -2),
+        },
+    )
 passed("padding_mask is True exactly at the real tokens, for any pad_id")
 ### END HIDDEN TESTS
 
@@ -283,29 +306,36 @@ expect_dtype(mask, torch.bool, "look_ahead_mask(4) (a boolean mask)")
 # PyTorch's own causal mask is additive: 0 where allowed, -inf where blocked.
 torch_causal = nn.Transformer.generate_square_subsequent_mask(4)
 allowed = (torch_causal == 0).float()
-expect_close(mask.float(), allowed,
-             "look_ahead_mask(4) against nn.Transformer.generate_square_subsequent_mask(4) == 0",
-             mistakes={"True above the diagonal: query i may see keys 0 … i, on and below it (torch.tril)":
-                           allowed.T,
-                       "the diagonal is False: a token must see itself (torch.tril with diagonal=0)":
-                           allowed.tril(-1),
-                       "the mask is inverted: True means allowed in this course (nn.MultiheadAttention's "
-                       "rule is the opposite)": 1 - allowed})
+expect_close(
+    mask.float(),
+    allowed,
+    "look_ahead_mask(4) against nn.Transformer.generate_square_subsequent_mask(4) == 0",
+    mistakes={
+        "True above the diagonal: query i may see keys 0 … i, on and below it (torch.tril)": allowed.T,
+        "the diagonal is False: a token must see itself (torch.tril with diagonal=0)": allowed.tril(-1),
+        "the mask is inverted: True means allowed in this course (nn.MultiheadAttention's "
+        "rule is the opposite)": 1 - allowed,
+    },
+)
 passed("look_ahead_mask(4) is True on and below the diagonal")
 ### BEGIN HIDDEN TESTS
 for T in (1, 2, 7):
     expected = _torch_look_ahead(T)
-    _expect_mask(_call("look_ahead_mask", look_ahead_mask, T), expected, f"look_ahead_mask({T})",
-                 mistakes={
-                     "the mask is True above the diagonal: query i may see keys 0 … i, which "
-                     "lie on and below it (torch.tril)": expected.T,
-                     "the diagonal is False: a token must see itself, or the first query has "
-                     "no key at all (torch.tril with diagonal=0)": expected.tril(-1),
-                     "the mask is inverted: True means attention is allowed in this course "
-                     "(nn.MultiheadAttention's rule is the opposite)": ~expected,
-                     "the mask is True strictly above the diagonal, the blocked part: invert it "
-                     "and keep the diagonal": expected.T.triu(1),
-                 })
+    _expect_mask(
+        _call("look_ahead_mask", look_ahead_mask, T),
+        expected,
+        f"look_ahead_mask({T})",
+        mistakes={
+            "the mask is True above the diagonal: query i may see keys 0 … i, which "
+            "lie on and below it (torch.tril)": expected.T,
+            "the diagonal is False: a token must see itself, or the first query has "
+            "no key at all (torch.tril with diagonal=0)": expected.tril(-1),
+            "the mask is inverted: True means attention is allowed in this course "
+            "(nn.MultiheadAttention's rule is the opposite)": ~expected,
+            "the mask is True strictly above the diagonal, the blocked part: invert it "
+            "and keep the diagonal": expected.T.triu(1),
+        },
+    )
 passed("look_ahead_mask equals PyTorch's causal mask for T = 1, 2, 7")
 ### END HIDDEN TESTS
 
@@ -346,8 +376,11 @@ passed("decoder_mask is a boolean (B, 1, T, T) mask")
 ### BEGIN HIDDEN TESTS
 for lengths, T in [([1], 1), ([6, 2, 4], 6)]:
     tokens = _tokens(lengths, T, pad_id=0, seed=420)
-    expect_shape(_call("decoder_mask", decoder_mask, tokens, 0), (len(lengths), 1, T, T),
-                 f"decoder_mask of ({len(lengths)}, {T}) tokens")
+    expect_shape(
+        _call("decoder_mask", decoder_mask, tokens, 0),
+        (len(lengths), 1, T, T),
+        f"decoder_mask of ({len(lengths)}, {T}) tokens",
+    )
 meta = _tokens([5, 2], 5, pad_id=0, seed=421).to("meta")
 _expect_device(_on_meta("decoder_mask", decoder_mask, meta, 0), meta, "decoder_mask of tokens on 'meta'")
 passed("shapes for T = 1 and B = 3; the mask stays on the tokens' device")
@@ -355,20 +388,26 @@ passed("shapes for T = 1 and B = 3; the mask stays on the tokens' device")
 
 # %% nbgrader={"grade": true, "grade_id": "test_decoder_mask_values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 mask = decoder_mask(torch.tensor([[1, 5, 6, 0]]), pad_id=0)
-expected = torch.tensor([[1, 0, 0, 0],
-                         [1, 1, 0, 0],
-                         [1, 1, 1, 0],
-                         [1, 1, 1, 0]], dtype=torch.bool)  # the last key is padding
+expected = torch.tensor(
+    [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]], dtype=torch.bool
+)  # the last key is padding
 causal, real = torch.ones(4, 4, dtype=torch.bool).tril(), torch.tensor([True, True, True, False])
-expect_close(mask.reshape(4, 4).float(), expected.float(), "decoder_mask of [[1, 5, 6, 0]], pad_id=0",
-             mistakes={"the padding hides the queries (rows) instead of the keys (columns)":
-                           (causal & real[:, None]).float(),
-                       "the padding is missing: combine padding_mask with the look-ahead mask": causal.float(),
-                       "the look-ahead part is missing: combine padding_mask with look_ahead_mask":
-                           real.expand(4, 4).float(),
-                       "the masks are combined with `|`: a key must pass both, use `&`": (causal | real).float(),
-                       "the look-ahead part is True above the diagonal: use torch.tril":
-                           (causal.T & real).float()})
+expect_close(
+    mask.reshape(4, 4).float(),
+    expected.float(),
+    "decoder_mask of [[1, 5, 6, 0]], pad_id=0",
+    mistakes={
+        "the padding hides the queries (rows) instead of the keys (columns)": (
+            causal & real[:, None]
+        ).float(),
+        "the padding is missing: combine padding_mask with the look-ahead mask": causal.float(),
+        "the look-ahead part is missing: combine padding_mask with look_ahead_mask": real.expand(
+            4, 4
+        ).float(),
+        "the masks are combined with `|`: a key must pass both, use `&`": (causal | real).float(),
+        "the look-ahead part is True above the diagonal: use torch.tril": (causal.T & real).float(),
+    },
+)
 passed("decoder_mask hides the future and the padding keys")
 ### BEGIN HIDDEN TESTS
 for lengths, T, pad_id in [([6, 2, 4], 6, 0), ([5, 3], 5, 2), ([1], 1, 0), ([7], 7, 4)]:
@@ -376,24 +415,27 @@ for lengths, T, pad_id in [([6, 2, 4], 6, 0), ([5, 3], 5, 2), ([1], 1, 0), ([7],
     keys, causal = _keys(lengths, T), _torch_look_ahead(T)
     queries = keys.transpose(-1, -2)  # (B, 1, T, 1)
     expected = keys & causal
-    _expect_mask(_call("decoder_mask", decoder_mask, tokens, pad_id), expected,
-                 f"decoder_mask of {tokens.tolist()} with pad_id={pad_id}",
-                 mistakes={
-                     "the padding hides the queries (rows) instead of the keys (columns): combine "
-                     "the (B, 1, 1, T) padding mask with the look-ahead mask": queries & causal,
-                     "the padding also hides the padded queries' rows: hide only the keys, "
-                     "(B, 1, 1, T) & (T, T)": queries & keys & causal,
-                     "the padding is missing: combine padding_mask with the look-ahead mask":
-                         causal.expand_as(expected),
-                     "the look-ahead part is missing: combine padding_mask with look_ahead_mask":
-                         keys.expand_as(expected),
-                     "the two masks are combined with `|`: a key must pass both, use `&`":
-                         keys | causal,
-                     "the look-ahead part is True above the diagonal: use torch.tril":
-                         keys & causal.T,
-                     "the diagonal is False: a token must see itself (torch.tril with diagonal=0)":
-                         keys & causal.tril(-1),
-                 })
+    _expect_mask(
+        _call("decoder_mask", decoder_mask, tokens, pad_id),
+        expected,
+        f"decoder_mask of {tokens.tolist()} with pad_id={pad_id}",
+        mistakes={
+            "the padding hides the queries (rows) instead of the keys (columns): combine "
+            "the (B, 1, 1, T) padding mask with the look-ahead mask": queries & causal,
+            "the padding also hides the padded queries' rows: hide only the keys, "
+            "(B, 1, 1, T) & (T, T)": queries & keys & causal,
+            "the padding is missing: combine padding_mask with the look-ahead mask": causal.expand_as(
+                expected
+            ),
+            "the look-ahead part is missing: combine padding_mask with look_ahead_mask": keys.expand_as(
+                expected
+            ),
+            "the two masks are combined with `|`: a key must pass both, use `&`": keys | causal,
+            "the look-ahead part is True above the diagonal: use torch.tril": keys & causal.T,
+            "the diagonal is False: a token must see itself (torch.tril with diagonal=0)": keys
+            & causal.tril(-1),
+        },
+    )
 passed("decoder_mask = look-ahead & key padding, for several pad_ids and T = 1")
 ### END HIDDEN TESTS
 
@@ -414,9 +456,11 @@ def encode(sentence: str, length: int) -> list[int]:
 dec_in = torch.tensor([[BOS] + encode("장미 는 꽃 이다", 6)])  # (1, T=7): <bos> … <eos> <pad>
 labels = [vocab[i] for i in dec_in[0]]
 T = len(labels)
-panels = [("padding (패딩)", padding_mask(dec_in, PAD)[0, 0].expand(T, T)),
-          ("look-ahead (미래 가리기)", look_ahead_mask(T)),
-          ("decoder mask = both (둘 다)", decoder_mask(dec_in, PAD)[0, 0])]
+panels = [
+    ("padding (패딩)", padding_mask(dec_in, PAD)[0, 0].expand(T, T)),
+    ("look-ahead (미래 가리기)", look_ahead_mask(T)),
+    ("decoder mask = both (둘 다)", decoder_mask(dec_in, PAD)[0, 0]),
+]
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
 for ax, (title, mask) in zip(axes, panels, strict=True):
     ax.imshow(mask.float(), cmap="gray", vmin=0, vmax=1)
@@ -440,8 +484,9 @@ self_attn = MultiHeadAttention(d_model, num_heads=2)
 x = table[dec_in]  # (1, T, d_model)
 with torch.no_grad():
     self_attn(x, x, x, decoder_mask(dec_in, PAD))
-attention_heatmap(self_attn.attn_weights[0, 0], labels, labels,
-                  title="마스크된 셀프 어텐션 (masked self-attention), head 1")
+attention_heatmap(
+    self_attn.attn_weights[0, 0], labels, labels, title="마스크된 셀프 어텐션 (masked self-attention), head 1"
+)
 plt.show()
 
 # %% [markdown]
@@ -466,8 +511,7 @@ scores = attention_scores(x, x).masked_fill(~mask, float("-inf"))  # (2, 1, 3, 3
 _, course_weights = scaled_dot_product_attention(x, x, x, mask)
 torch_mha = nn.MultiheadAttention(d_model, 1, batch_first=True)
 with torch.no_grad():
-    torch_out, torch_weights = torch_mha(table[src], table[src], table[src],
-                                         key_padding_mask=~mask[:, 0, 0])
+    torch_out, torch_weights = torch_mha(table[src], table[src], table[src], key_padding_mask=~mask[:, 0, 0])
     fused = nn.functional.scaled_dot_product_attention(x, x, x, attn_mask=mask)
 print("empty sentence, course softmax weights:\n", course_weights[1, 0])
 print("torch.softmax of the same scores:\n", torch.softmax(scores, dim=-1)[1, 0])
@@ -498,20 +542,28 @@ def from_torch_mask(torch_mask: torch.Tensor) -> torch.Tensor:
     return torch_mask == 0
 
 
-print("from_torch_mask(generate_square_subsequent_mask(7)) == look_ahead_mask(7):",
-      torch.equal(from_torch_mask(nn.Transformer.generate_square_subsequent_mask(7)), look_ahead_mask(7)))
+print(
+    "from_torch_mask(generate_square_subsequent_mask(7)) == look_ahead_mask(7):",
+    torch.equal(from_torch_mask(nn.Transformer.generate_square_subsequent_mask(7)), look_ahead_mask(7)),
+)
 
 torch_attn = nn.MultiheadAttention(d_model, 2, batch_first=True)
 with torch.no_grad():  # the same weights as self_attn, packed as in lesson 03
     torch_attn.in_proj_weight.copy_(
-        torch.cat([self_attn.w_q.weight, self_attn.w_k.weight, self_attn.w_v.weight]))
+        torch.cat([self_attn.w_q.weight, self_attn.w_k.weight, self_attn.w_v.weight])
+    )
     torch_attn.in_proj_bias.copy_(torch.cat([self_attn.w_q.bias, self_attn.w_k.bias, self_attn.w_v.bias]))
     torch_attn.out_proj.weight.copy_(self_attn.w_o.weight)
     torch_attn.out_proj.bias.copy_(self_attn.w_o.bias)
     x = table[dec_in]  # (1, T, d_model)
     ours = self_attn(x, x, x, decoder_mask(dec_in, PAD))
-    theirs, _ = torch_attn(x, x, x, attn_mask=to_torch_mask(look_ahead_mask(T)),
-                           key_padding_mask=to_torch_mask(padding_mask(dec_in, PAD)[:, 0, 0]))
+    theirs, _ = torch_attn(
+        x,
+        x,
+        x,
+        attn_mask=to_torch_mask(look_ahead_mask(T)),
+        key_padding_mask=to_torch_mask(padding_mask(dec_in, PAD)[:, 0, 0]),
+    )
 print(f"course vs nn.MultiheadAttention, largest difference: {(ours - theirs).abs().max():.1e}")
 
 # %% [markdown]
@@ -553,13 +605,18 @@ def shift_right(tokens: torch.Tensor, bos_id: int) -> torch.Tensor:
 # %% nbgrader={"grade": true, "grade_id": "test_shift_right", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 shifted = shift_right(torch.tensor([[5, 6, 7, 2]]), bos_id=1)
 expect_shape(shifted, (1, 4), "shift_right of a (1, 4) target: the length stays")
-expect_close(shifted.float(), torch.tensor([[1.0, 5.0, 6.0, 7.0]]),
-             "shift_right([[5, 6, 7, 2]], bos_id=1): <bos>, then every token but the last",
-             mistakes={"the first token was dropped instead of the last": torch.tensor([[1.0, 6.0, 7.0, 2.0]]),
-                       "the tokens were rolled: put bos_id first, not the last token":
-                           torch.tensor([[2.0, 5.0, 6.0, 7.0]]),
-                       "the tokens moved left: bos_id goes first, then the tokens without the last":
-                           torch.tensor([[6.0, 7.0, 2.0, 1.0]])})
+expect_close(
+    shifted.float(),
+    torch.tensor([[1.0, 5.0, 6.0, 7.0]]),
+    "shift_right([[5, 6, 7, 2]], bos_id=1): <bos>, then every token but the last",
+    mistakes={
+        "the first token was dropped instead of the last": torch.tensor([[1.0, 6.0, 7.0, 2.0]]),
+        "the tokens were rolled: put bos_id first, not the last token": torch.tensor([[2.0, 5.0, 6.0, 7.0]]),
+        "the tokens moved left: bos_id goes first, then the tokens without the last": torch.tensor(
+            [[6.0, 7.0, 2.0, 1.0]]
+        ),
+    },
+)
 passed("shift_right([[5, 6, 7, 2]], 1) == [[1, 5, 6, 7]]")
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(440)
@@ -571,23 +628,29 @@ for shape, bos in [((2, 6), 1), ((7,), 3), ((2, 3, 5), 0), ((3, 1), 9)]:
     expected = expected.reshape(shape)
     what = f"shift_right of a {tuple(shape)} tensor, bos_id={bos}"
     if isinstance(out, torch.Tensor) and out.shape[-1] == shape[-1] + 1:
-        raise AssertionError(f"{what}: the result is one longer than the input; keep the length "
-                             f"by dropping the last token")
+        raise AssertionError(
+            f"{what}: the result is one longer than the input; keep the length by dropping the last token"
+        )
     expect_shape(out, shape, what)
     if not torch.equal(tokens, original):
-        raise AssertionError(f"{what}: shift_right changed its input in place; build a new tensor "
-                             f"(e.g. torch.cat) instead")
+        raise AssertionError(
+            f"{what}: shift_right changed its input in place; build a new tensor (e.g. torch.cat) instead"
+        )
     expect_dtype(out, tokens.dtype, what)
     wrong = {
-        "the first token was dropped instead of the last: keep tokens[..., :-1]":
-            torch.cat([torch.full_like(tokens[..., :1], bos), tokens[..., 1:]], -1),
-        "the tokens were rolled: the last token came back at the front; put bos_id there":
-            tokens.roll(1, dims=-1),
-        "bos_id went to the end: it goes first, followed by the tokens without the last":
-            torch.cat([tokens[..., 1:], torch.full_like(tokens[..., :1], bos)], -1),
+        "the first token was dropped instead of the last: keep tokens[..., :-1]": torch.cat(
+            [torch.full_like(tokens[..., :1], bos), tokens[..., 1:]], -1
+        ),
+        "the tokens were rolled: the last token came back at the front; put bos_id there": tokens.roll(
+            1, dims=-1
+        ),
+        "bos_id went to the end: it goes first, followed by the tokens without the last": torch.cat(
+            [tokens[..., 1:], torch.full_like(tokens[..., :1], bos)], -1
+        ),
     }
-    expect_close(out.double(), expected.double(), what,
-                 mistakes={hint: t.double() for hint, t in wrong.items()})
+    expect_close(
+        out.double(), expected.double(), what, mistakes={hint: t.double() for hint, t in wrong.items()}
+    )
 meta = torch.ones(2, 4, dtype=torch.long, device="meta")
 _expect_device(_on_meta("shift_right", shift_right, meta, 1), meta, "shift_right of tokens on 'meta'")
 passed("shift_right for 1, 2 and 3 dimensions, T = 1, dtype and device kept, input untouched")
@@ -638,6 +701,7 @@ def leaks(attend, targets: torch.Tensor) -> torch.Tensor:
     Shape:
         targets: (1, T); output: (T, T), boolean.
     """
+
     def decoder_outputs(tgt):
         dec_in = shift_right(tgt, BOS)  # (1, T)
         return attend(table[dec_in], decoder_mask(dec_in, PAD)[:, 0])  # (1, T, d_model)
@@ -654,10 +718,16 @@ def leaks(attend, targets: torch.Tensor) -> torch.Tensor:
 targets = torch.tensor([encode("장미 는 꽃 이다", 5)])  # 장미 는 꽃 이다 <eos>
 names = [vocab[i] for i in targets[0]]
 fig, axes = plt.subplots(1, 4, figsize=(16, 4.5))
-for ax, (title, attend) in zip(axes, [("−∞ (course)", masked_minus_inf),
-                                      ("0 instead of −∞", masked_with_zero),
-                                      ("zeroed after softmax", zeroed_after_softmax),
-                                      ("no mask", unmasked)], strict=True):
+for ax, (title, attend) in zip(
+    axes,
+    [
+        ("−∞ (course)", masked_minus_inf),
+        ("0 instead of −∞", masked_with_zero),
+        ("zeroed after softmax", zeroed_after_softmax),
+        ("no mask", unmasked),
+    ],
+    strict=True,
+):
     ax.imshow(leaks(attend, targets).float(), cmap="Reds", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), [f"{i}: {w}" for i, w in enumerate(names)])
@@ -703,8 +773,7 @@ with torch.no_grad():
     x, x_changed = embedding[dec_in], embedding[changed]
     before = attn(x, x, x, decoder_mask(dec_in, 0))
     after = attn(x_changed, x_changed, x_changed, decoder_mask(changed, 0))
-expect_close(after[0, :3], before[0, :3],
-             "decoder outputs 0 … 2 after changing input token 3 (their future)")
+expect_close(after[0, :3], before[0, :3], "decoder outputs 0 … 2 after changing input token 3 (their future)")
 passed("changing token 3 leaves outputs 0 … 2 alone")
 ### BEGIN HIDDEN TESTS
 run = _decoder_attention(seed=450)
@@ -713,8 +782,10 @@ for lengths, T, pad_id in [([6, 3, 1], 6, 0), ([5, 5], 5, 2)]:
     out, weights = run(dec_in, _call("decoder_mask", decoder_mask, dec_in, pad_id))
     padded = (dec_in == pad_id)[:, None, None, :].expand_as(weights)  # (B, h, T, T)
     if not (weights.masked_select(padded) == 0).all():
-        raise AssertionError("padded keys got attention weight: decoder_mask must hide the "
-                             "padding keys, the last axis, for every query")
+        raise AssertionError(
+            "padded keys got attention weight: decoder_mask must hide the "
+            "padding keys, the last axis, for every query"
+        )
     for b, length in enumerate(lengths):
         for j in range(length):
             other = _another_token(dec_in, b, j, pad_id)
@@ -725,7 +796,8 @@ for lengths, T, pad_id in [([6, 3, 1], 6, 0), ([5, 5], 5, 2)]:
                 raise AssertionError(
                     f"the future leaks: changing decoder input token {j} changed the output at "
                     f"position {i} < {j}. Query i may attend only to keys 0 … i: the look-ahead "
-                    f"mask must be True on and below the diagonal, combined with `&`.")
+                    f"mask must be True on and below the diagonal, combined with `&`."
+                )
 passed("no output changes when a later input token changes; padded keys get exactly zero weight")
 ### END HIDDEN TESTS
 
@@ -742,8 +814,11 @@ with torch.no_grad():
         dec_in = shift_right(tgt, bos_id=1)
         x = embedding[dec_in]
         outputs.append(attn(x, x, x, decoder_mask(dec_in, 0)))
-expect_close(outputs[1][0, :3], outputs[0][0, :3],
-             "decoder outputs 0 … 2 (which predict targets 0 … 2) after changing target 2")
+expect_close(
+    outputs[1][0, :3],
+    outputs[0][0, :3],
+    "decoder outputs 0 … 2 (which predict targets 0 … 2) after changing target 2",
+)
 passed("changing target 2 leaves the outputs that predict targets 0 … 2 alone")
 ### BEGIN HIDDEN TESTS
 run = _decoder_attention(seed=460)
@@ -757,14 +832,15 @@ for lengths, T in [([6, 4, 2], 6), ([5], 5)]:
             other = _another_token(targets, b, j, pad_id)
             other_in = _call("shift_right", shift_right, other, bos_id)
             out_other, _ = run(other_in, _call("decoder_mask", decoder_mask, other_in, pad_id))
-            moved = (out_other[b, :j + 1] - out[b, :j + 1]).abs().amax(-1) > 1e-12
+            moved = (out_other[b, : j + 1] - out[b, : j + 1]).abs().amax(-1) > 1e-12
             if moved.any():
                 i = int(moved.nonzero()[0])
                 raise AssertionError(
                     f"the answer leaks: changing target {j} changed decoder output {i}, which "
                     f"predicts target {i} <= {j} and may only see the targets before it. Check "
                     f"shift_right (bos_id, then the targets without the last) and the look-ahead "
-                    f"mask (True on and below the diagonal).")
+                    f"mask (True on and below the diagonal)."
+                )
 passed("with your shift_right and decoder_mask, no output sees the target it predicts or later ones")
 ### END HIDDEN TESTS
 

@@ -105,15 +105,21 @@ try:
 except NotImplementedError:
     raise
 except RuntimeError as error:
-    raise AssertionError(f"cross_attention raised RuntimeError ({error}) for 3 target and 5 source "
-                         "words: the queries come from decoder_x, the keys *and* the values from "
-                         "encoder_out, each projected as x @ w.") from None
+    raise AssertionError(
+        f"cross_attention raised RuntimeError ({error}) for 3 target and 5 source "
+        "words: the queries come from decoder_x, the keys *and* the values from "
+        "encoder_out, each projected as x @ w."
+    ) from None
 if tuple(out.shape) == (5, d_k):
-    raise AssertionError("your output has one row per *source* word: the queries must come from "
-                         "decoder_x, the keys and values from encoder_out.")
+    raise AssertionError(
+        "your output has one row per *source* word: the queries must come from "
+        "decoder_x, the keys and values from encoder_out."
+    )
 if tuple(weights.shape) == (3, 3):
-    raise AssertionError("your weights are (T_tgt, T_tgt): that is the decoder's self-attention. "
-                         "Take the keys and values from encoder_out.")
+    raise AssertionError(
+        "your weights are (T_tgt, T_tgt): that is the decoder's self-attention. "
+        "Take the keys and values from encoder_out."
+    )
 expect_shape(out, (3, d_k), "output for 3 target and 5 source words (T_tgt, d_k)")
 expect_shape(weights, (3, 5), "weights for 3 target and 5 source words (T_tgt, T_src)")
 passed("the output has one row per target word, the weights one column per source word")
@@ -124,17 +130,28 @@ from transformer_course.checks import from_scratch
 for batch, t_tgt, t_src in [((2,), 1, 7), ((2, 3), 4, 2), ((), 1, 3)]:
     x = torch.randn(*batch, t_tgt, d_model)
     memory = torch.randn(*batch, t_src, d_model)
-    with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                      reference=[reference.cross_attention]):
+    with from_scratch(
+        "cross_attention",
+        torch_functions=["scaled_dot_product_attention"],
+        reference=[reference.cross_attention],
+    ):
         out, weights = cross_attention(x, memory, w_q, w_k, w_v)
     if tuple(out.shape) == (*batch, t_src, d_k) and t_src != t_tgt:
-        raise AssertionError(f"for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)} "
-                             "your output follows the encoder's length: take the queries from "
-                             "decoder_x.")
-    expect_shape(out, (*batch, t_tgt, d_k),
-                 f"output for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)}")
-    expect_shape(weights, (*batch, t_tgt, t_src),
-                 f"weights for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)}")
+        raise AssertionError(
+            f"for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)} "
+            "your output follows the encoder's length: take the queries from "
+            "decoder_x."
+        )
+    expect_shape(
+        out,
+        (*batch, t_tgt, d_k),
+        f"output for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)}",
+    )
+    expect_shape(
+        weights,
+        (*batch, t_tgt, t_src),
+        f"weights for decoder_x {tuple(x.shape)} and encoder_out {tuple(memory.shape)}",
+    )
 passed("batch dimensions, T_tgt = 1 and T_tgt ≠ T_src")
 ### END HIDDEN TESTS
 
@@ -149,13 +166,23 @@ q, k, v = decoder_x @ w_q, encoder_out @ w_k, encoder_out @ w_v
 expected_weights = torch.softmax(q @ k.T / d_k**0.5, dim=-1)  # (T_tgt, T_src)
 self_weights = torch.softmax(q @ (decoder_x @ w_k).T / d_k**0.5, dim=-1)  # (T_tgt, T_tgt)
 swapped_weights = torch.softmax((encoder_out @ w_q) @ (decoder_x @ w_k).T / d_k**0.5, dim=-1)
-expect_close(weights, expected_weights, "weights softmax(QKᵀ/√d_k) of the 3×5 example", mistakes={
-    "your weights relate the decoder to itself: take the keys from encoder_out.": self_weights,
-    "your weights have one row per source word: the queries come from decoder_x, the keys from "
-    "encoder_out.": swapped_weights,
-    "your scores are not scaled: divide QKᵀ by √d_k.": torch.softmax(q @ k.T, dim=-1)})
-expect_close(out, expected_weights @ v, "output of the 3×5 example", mistakes={
-    "your values are encoder_out @ w_k: use w_v for the values.": expected_weights @ k})
+expect_close(
+    weights,
+    expected_weights,
+    "weights softmax(QKᵀ/√d_k) of the 3×5 example",
+    mistakes={
+        "your weights relate the decoder to itself: take the keys from encoder_out.": self_weights,
+        "your weights have one row per source word: the queries come from decoder_x, the keys from "
+        "encoder_out.": swapped_weights,
+        "your scores are not scaled: divide QKᵀ by √d_k.": torch.softmax(q @ k.T, dim=-1),
+    },
+)
+expect_close(
+    out,
+    expected_weights @ v,
+    "output of the 3×5 example",
+    mistakes={"your values are encoder_out @ w_k: use w_v for the values.": expected_weights @ k},
+)
 passed("weights and output of a small example")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -168,73 +195,105 @@ d_model, d_k = 5, 3
 x = torch.randn(2, 4, d_model, dtype=torch.float64)
 memory = torch.randn(2, 6, d_model, dtype=torch.float64)
 wq, wk, wv = (torch.randn(d_model, d_k, dtype=torch.float64) for _ in range(3))
-with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                  reference=[reference.cross_attention]):
+with from_scratch(
+    "cross_attention", torch_functions=["scaled_dot_product_attention"], reference=[reference.cross_attention]
+):
     out, weights = cross_attention(x, memory, wq, wk, wv)
 q, k, v = x @ wq, memory @ wk, memory @ wv
 eye = torch.eye(6, dtype=torch.float64)
 expected_weights = F.scaled_dot_product_attention(q, k, eye)  # softmax(QKᵀ/√d_k) @ I
-expect_close(weights, expected_weights, "weights (float64, T_tgt = 4, T_src = 6)", mistakes={
-    "your weights have one row per source word: the queries must come from decoder_x, "
-    "the keys from encoder_out.":
-        F.scaled_dot_product_attention(memory @ wq, x @ wk, torch.eye(4, dtype=torch.float64)),
-    "your weights relate the decoder to itself: take the keys and values from encoder_out.":
-        F.scaled_dot_product_attention(q, x @ wk, torch.eye(4, dtype=torch.float64)),
-    "your scores are not scaled: divide QKᵀ by √d_k.":
-        F.scaled_dot_product_attention(q, k, eye, scale=1.0),
-    "your scores are divided by d_k: divide by √d_k.":
-        F.scaled_dot_product_attention(q, k, eye, scale=1.0 / d_k),
-})
-expect_close(out, F.scaled_dot_product_attention(q, k, v), "output (float64)", mistakes={
-    "your output has one row per source word: the queries must come from decoder_x.":
-        F.scaled_dot_product_attention(memory @ wq, x @ wk, x @ wv),
-    "your output is the decoder's self-attention: keys and values come from encoder_out.":
-        F.scaled_dot_product_attention(q, x @ wk, x @ wv),
-    "your values are encoder_out @ w_k: use w_v for the values.":
-        F.scaled_dot_product_attention(q, k, k),
-})
+expect_close(
+    weights,
+    expected_weights,
+    "weights (float64, T_tgt = 4, T_src = 6)",
+    mistakes={
+        "your weights have one row per source word: the queries must come from decoder_x, "
+        "the keys from encoder_out.": F.scaled_dot_product_attention(
+            memory @ wq, x @ wk, torch.eye(4, dtype=torch.float64)
+        ),
+        "your weights relate the decoder to itself: "
+        "take the keys and values from encoder_out.": F.scaled_dot_product_attention(
+            q, x @ wk, torch.eye(4, dtype=torch.float64)
+        ),
+        "your scores are not scaled: divide QKᵀ by √d_k.": F.scaled_dot_product_attention(
+            q, k, eye, scale=1.0
+        ),
+        "your scores are divided by d_k: divide by √d_k.": F.scaled_dot_product_attention(
+            q, k, eye, scale=1.0 / d_k
+        ),
+    },
+)
+expect_close(
+    out,
+    F.scaled_dot_product_attention(q, k, v),
+    "output (float64)",
+    mistakes={
+        "your output has one row per source word: "
+        "the queries must come from decoder_x.": F.scaled_dot_product_attention(memory @ wq, x @ wk, x @ wv),
+        "your output is the decoder's self-attention: "
+        "keys and values come from encoder_out.": F.scaled_dot_product_attention(q, x @ wk, x @ wv),
+        "your values are encoder_out @ w_k: use w_v for the values.": F.scaled_dot_product_attention(q, k, k),
+    },
+)
 # d_model ≠ d_k: the projections must be x @ w, not x @ w.T or w @ x.
 d_model, d_k = 7, 2
 x = torch.randn(3, 1, d_model, dtype=torch.float64)
 memory = torch.randn(3, 5, d_model, dtype=torch.float64)
 wq, wk, wv = (torch.randn(d_model, d_k, dtype=torch.float64) for _ in range(3))
 try:
-    with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                      reference=[reference.cross_attention]):
+    with from_scratch(
+        "cross_attention",
+        torch_functions=["scaled_dot_product_attention"],
+        reference=[reference.cross_attention],
+    ):
         out, weights = cross_attention(x, memory, wq, wk, wv)
 except NotImplementedError:
     raise
 except RuntimeError as error:
-    raise AssertionError(f"cross_attention raised RuntimeError ({error}) for d_model = 7, d_k = 2, "
-                         "T_tgt = 1, T_src = 5: project with x @ w (w is (d_model, d_k)); keys "
-                         "and values must both come from encoder_out.") from None
-expect_close(out, F.scaled_dot_product_attention(x @ wq, memory @ wk, memory @ wv),
-             "output for T_tgt = 1, d_model = 7, d_k = 2")
+    raise AssertionError(
+        f"cross_attention raised RuntimeError ({error}) for d_model = 7, d_k = 2, "
+        "T_tgt = 1, T_src = 5: project with x @ w (w is (d_model, d_k)); keys "
+        "and values must both come from encoder_out."
+    ) from None
+expect_close(
+    out,
+    F.scaled_dot_product_attention(x @ wq, memory @ wk, memory @ wv),
+    "output for T_tgt = 1, d_model = 7, d_k = 2",
+)
 # T_tgt = T_src: equal lengths, yet the decoder and the encoder are different sequences.
 x = torch.randn(2, 5, d_model, dtype=torch.float64)
 memory = torch.randn(2, 5, d_model, dtype=torch.float64)
-with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                  reference=[reference.cross_attention]):
+with from_scratch(
+    "cross_attention", torch_functions=["scaled_dot_product_attention"], reference=[reference.cross_attention]
+):
     out, weights = cross_attention(x, memory, wq, wk, wv)
 q, k, v = x @ wq, memory @ wk, memory @ wv
 eye = torch.eye(5, dtype=torch.float64)
-expect_close(weights, F.scaled_dot_product_attention(q, k, eye),
-             "weights for T_tgt = T_src = 5 (decoder_x and encoder_out differ)", mistakes={
-    "your weights relate the decoder to itself when both have the same length: the keys come "
-    "from encoder_out, whatever the lengths.": F.scaled_dot_product_attention(q, x @ wk, eye),
-    "your weights take their queries from encoder_out when both have the same length: the "
-    "queries come from decoder_x.": F.scaled_dot_product_attention(memory @ wq, x @ wk, eye),
-})
-expect_close(out, F.scaled_dot_product_attention(q, k, v),
-             "output for T_tgt = T_src = 5 (decoder_x and encoder_out differ)", mistakes={
-    "your output is the decoder's self-attention when both have the same length: keys and "
-    "values come from encoder_out, whatever the lengths.":
-        F.scaled_dot_product_attention(q, x @ wk, x @ wv),
-    "your values come from decoder_x when both have the same length: take them from "
-    "encoder_out.": F.scaled_dot_product_attention(q, k, x @ wv),
-})
-passed("equal to PyTorch's scaled_dot_product_attention on (decoder Q, encoder K, V), "
-       "T_tgt = T_src included")
+expect_close(
+    weights,
+    F.scaled_dot_product_attention(q, k, eye),
+    "weights for T_tgt = T_src = 5 (decoder_x and encoder_out differ)",
+    mistakes={
+        "your weights relate the decoder to itself when both have the same length: the keys come "
+        "from encoder_out, whatever the lengths.": F.scaled_dot_product_attention(q, x @ wk, eye),
+        "your weights take their queries from encoder_out when both have the same length: the "
+        "queries come from decoder_x.": F.scaled_dot_product_attention(memory @ wq, x @ wk, eye),
+    },
+)
+expect_close(
+    out,
+    F.scaled_dot_product_attention(q, k, v),
+    "output for T_tgt = T_src = 5 (decoder_x and encoder_out differ)",
+    mistakes={
+        "your output is the decoder's self-attention when both have the same length: keys and "
+        "values come from encoder_out, whatever the lengths.": F.scaled_dot_product_attention(
+            q, x @ wk, x @ wv
+        ),
+        "your values come from decoder_x when both have the same length: take them from "
+        "encoder_out.": F.scaled_dot_product_attention(q, k, x @ wv),
+    },
+)
+passed("equal to PyTorch's scaled_dot_product_attention on (decoder Q, encoder K, V), T_tgt = T_src included")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_cross_attention_mask", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
@@ -243,19 +302,25 @@ d_model, d_k = 6, 4
 w_q, w_k, w_v = (torch.randn(d_model, d_k) for _ in range(3))
 memory = torch.randn(2, 5, d_model)  # two source sentences, padded to 5 positions
 x = torch.randn(2, 3, d_model)
-src_mask = torch.tensor([[True, True, True, True, True],
-                         [True, True, True, False, False]]).unsqueeze(-2)  # (B, 1, T_src)
+src_mask = torch.tensor([[True, True, True, True, True], [True, True, True, False, False]]).unsqueeze(
+    -2
+)  # (B, 1, T_src)
 try:
     out, weights = cross_attention(x, memory, w_q, w_k, w_v, src_mask)
 except NotImplementedError:
     raise
 except RuntimeError as error:
-    raise AssertionError(f"cross_attention raised RuntimeError ({error}) with a (B, 1, T_src) mask. "
-                         "The mask marks source positions (keys): pass it unchanged to the "
-                         "attention so it broadcasts against the weights (B, T_tgt, T_src).") from None
+    raise AssertionError(
+        f"cross_attention raised RuntimeError ({error}) with a (B, 1, T_src) mask. "
+        "The mask marks source positions (keys): pass it unchanged to the "
+        "attention so it broadcasts against the weights (B, T_tgt, T_src)."
+    ) from None
 expect_shape(weights, (2, 3, 5), "weights with a (B, 1, T_src) source mask")
-expect_close(weights[1, :, 3:], torch.zeros(3, 2),
-             "weights on the second sentence's two padding positions (mask False there)")
+expect_close(
+    weights[1, :, 3:],
+    torch.zeros(3, 2),
+    "weights on the second sentence's two padding positions (mask False there)",
+)
 expect_close(weights.sum(-1), torch.ones(2, 3), "each row of weights summed over the source")
 passed("padding positions of the source get zero weight")
 ### BEGIN HIDDEN TESTS
@@ -273,41 +338,55 @@ cases = [  # (decoder_x, encoder_out, mask)
     (torch.randn(3, 4, d_model), torch.randn(3, 6, d_model), keep[:, None, :]),  # (B, 1, T_src)
     (torch.randn(3, 1, d_model), torch.randn(3, 6, d_model), keep[:, None, :]),  # T_tgt = 1
     (torch.randn(3, 2, 4, d_model), torch.randn(3, 2, 6, d_model), keep[:, None, None, :]),
-    (torch.randn(3, 4, d_model), torch.randn(3, 6, d_model),  # a full (B, T_tgt, T_src) mask
-     keep[:, None, :] & (torch.rand(3, 4, 6) < 0.7) | (torch.arange(6) == 0)),
+    (
+        torch.randn(3, 4, d_model),
+        torch.randn(3, 6, d_model),  # a full (B, T_tgt, T_src) mask
+        keep[:, None, :] & (torch.rand(3, 4, 6) < 0.7) | (torch.arange(6) == 0),
+    ),
 ]
 for x, memory, mask in cases:
     x, memory = x.double(), memory.double()
     what = f"decoder_x {tuple(x.shape)}, encoder_out {tuple(memory.shape)}, mask {tuple(mask.shape)}"
     try:
-        with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                          reference=[reference.cross_attention]):
+        with from_scratch(
+            "cross_attention",
+            torch_functions=["scaled_dot_product_attention"],
+            reference=[reference.cross_attention],
+        ):
             out, weights = cross_attention(x, memory, wq, wk, wv, mask)
     except NotImplementedError:
         raise
     except RuntimeError as error:
-        raise AssertionError(f"cross_attention raised RuntimeError ({error}) for {what}. The mask "
-                             "marks source positions (keys): pass it unchanged to the attention so "
-                             "it broadcasts against the weights (..., T_tgt, T_src); don't "
-                             "transpose it onto the queries.") from None
+        raise AssertionError(
+            f"cross_attention raised RuntimeError ({error}) for {what}. The mask "
+            "marks source positions (keys): pass it unchanged to the attention so "
+            "it broadcasts against the weights (..., T_tgt, T_src); don't "
+            "transpose it onto the queries."
+        ) from None
     q, k, v = x @ wq, memory @ wk, memory @ wv
     eye = torch.eye(6, dtype=torch.float64)
     unmasked = F.scaled_dot_product_attention(q, k, eye)
-    expect_close(weights, F.scaled_dot_product_attention(q, k, eye, attn_mask=mask),
-                 f"weights for {what}", mistakes={
-        "your weights ignore src_mask: set masked scores to -inf before the softmax.": unmasked,
-        "your weights are zeroed after the softmax, so rows no longer sum to one: mask the "
-        "scores (-inf) before the softmax.": unmasked * mask,
-        "your mask is inverted: True means attention is allowed.":
-            F.scaled_dot_product_attention(q, k, eye, attn_mask=~mask),
-    })
+    expect_close(
+        weights,
+        F.scaled_dot_product_attention(q, k, eye, attn_mask=mask),
+        f"weights for {what}",
+        mistakes={
+            "your weights ignore src_mask: set masked scores to -inf before the softmax.": unmasked,
+            "your weights are zeroed after the softmax, so rows no longer sum to one: mask the "
+            "scores (-inf) before the softmax.": unmasked * mask,
+            "your mask is inverted: True means attention is allowed.": F.scaled_dot_product_attention(
+                q, k, eye, attn_mask=~mask
+            ),
+        },
+    )
     expect_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), f"output for {what}")
 # Property: what the encoder put at padding positions cannot reach the output.
 x, memory, mask = cases[0]
 x, memory = x.double(), memory.double()
 noisy = torch.where(mask.transpose(-2, -1), memory, 100 * torch.randn_like(memory))
-with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                  reference=[reference.cross_attention]):
+with from_scratch(
+    "cross_attention", torch_functions=["scaled_dot_product_attention"], reference=[reference.cross_attention]
+):
     out_clean, _ = cross_attention(x, memory, wq, wk, wv, mask)
     out_noisy, _ = cross_attention(x, noisy, wq, wk, wv, mask)
 expect_close(out_noisy, out_clean, "output after changing the encoder's padding positions")
@@ -322,11 +401,18 @@ memory = torch.randn(2, 5, d_model, requires_grad=True)
 params = [torch.randn(d_model, d_k, requires_grad=True) for _ in range(3)]
 out, _ = cross_attention(x, memory, *params)
 out.sum().backward()
-for name, tensor in [("decoder_x", x), ("encoder_out", memory), ("w_q", params[0]),
-                     ("w_k", params[1]), ("w_v", params[2])]:
+for name, tensor in [
+    ("decoder_x", x),
+    ("encoder_out", memory),
+    ("w_q", params[0]),
+    ("w_k", params[1]),
+    ("w_v", params[2]),
+]:
     if tensor.grad is None or not torch.isfinite(tensor.grad).all():
-        raise AssertionError(f"no finite gradient reached {name}: build the output from the "
-                             "inputs with tensor operations, without .detach() or .item().")
+        raise AssertionError(
+            f"no finite gradient reached {name}: build the output from the "
+            "inputs with tensor operations, without .detach() or .item()."
+        )
 passed("gradients reach decoder_x, encoder_out, w_q, w_k and w_v")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -336,12 +422,16 @@ from transformer_course.checks import from_scratch
 
 torch.manual_seed(6)
 mask = (torch.arange(5) < torch.tensor([5, 3])[:, None])[:, None, :]  # (B, 1, T_src)
-inputs = [torch.randn(2, 3, d_model, dtype=torch.float64), torch.randn(2, 5, d_model, dtype=torch.float64),
-          *(torch.randn(d_model, d_k, dtype=torch.float64) for _ in range(3))]
+inputs = [
+    torch.randn(2, 3, d_model, dtype=torch.float64),
+    torch.randn(2, 5, d_model, dtype=torch.float64),
+    *(torch.randn(d_model, d_k, dtype=torch.float64) for _ in range(3)),
+]
 upstream = torch.randn(2, 3, d_k, dtype=torch.float64)
 mine = [t.clone().requires_grad_() for t in inputs]
-with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                  reference=[reference.cross_attention]):
+with from_scratch(
+    "cross_attention", torch_functions=["scaled_dot_product_attention"], reference=[reference.cross_attention]
+):
     out, _ = cross_attention(*mine, src_mask=mask)
 (out * upstream).sum().backward()
 theirs = [t.clone().requires_grad_() for t in inputs]
@@ -376,26 +466,38 @@ passed("gradients equal PyTorch's in float64")
 # %%
 source_vocab = ["<pad>", "The", "cat", "is", "sleeping", "sleeps"]
 pad_id = source_vocab.index("<pad>")
-encoder_table = torch.tensor([
-    # article, cat, sleep, present
-    [0.7, 0.7, 0.7, 0.7],  # <pad>
-    [1.0, 0.0, 0.0, 0.0],  # The
-    [0.0, 1.0, 0.0, 0.0],  # cat
-    [0.0, 0.0, 0.3, 1.0],  # is
-    [0.0, 0.0, 1.0, 0.3],  # sleeping
-    [0.0, 0.0, 1.0, 0.6],  # sleeps
-])
+encoder_table = torch.tensor(
+    [
+        # article, cat, sleep, present
+        [0.7, 0.7, 0.7, 0.7],  # <pad>
+        [1.0, 0.0, 0.0, 0.0],  # The
+        [0.0, 1.0, 0.0, 0.0],  # cat
+        [0.0, 0.0, 0.3, 1.0],  # is
+        [0.0, 0.0, 1.0, 0.3],  # sleeping
+        [0.0, 0.0, 1.0, 0.6],  # sleeps
+    ]
+)
 target_vocab = ["Le", "chat", "dort"]
-decoder_table = torch.tensor([
-    [1.0, 0.0, 0.0, 0.0],  # Le
-    [0.0, 1.0, 0.0, 0.0],  # chat
-    [0.0, 0.0, 1.0, 0.6],  # dort
-])
+decoder_table = torch.tensor(
+    [
+        [1.0, 0.0, 0.0, 0.0],  # Le
+        [0.0, 1.0, 0.0, 0.0],  # chat
+        [0.0, 0.0, 1.0, 0.6],  # dort
+    ]
+)
 
-src_tokens = torch.tensor([[1, 2, 3, 4, 0],   # The cat is sleeping <pad>
-                           [1, 2, 5, 0, 0]])  # The cat sleeps <pad> <pad>
-tgt_tokens = torch.tensor([[0, 1, 2],         # Le chat dort
-                           [0, 1, 2]])
+src_tokens = torch.tensor(
+    [
+        [1, 2, 3, 4, 0],  # The cat is sleeping <pad>
+        [1, 2, 5, 0, 0],
+    ]
+)  # The cat sleeps <pad> <pad>
+tgt_tokens = torch.tensor(
+    [
+        [0, 1, 2],  # Le chat dort
+        [0, 1, 2],
+    ]
+)
 encoder_out = embed(src_tokens, encoder_table)  # (B, T_src, 4) = (2, 5, 4)
 decoder_x = embed(tgt_tokens, decoder_table)  # (B, T_tgt, 4) = (2, 3, 4)
 src_mask = (src_tokens != pad_id).unsqueeze(-2)  # (B, 1, T_src): True on real words
@@ -432,9 +534,11 @@ def words(tokens, vocab):
 
 
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
-panels = [(weights_unmasked[1], 1, "마스크 없음 (no mask): padding takes weight"),
-          (weights[1], 1, "소스 패딩 마스크 (source padding mask)"),
-          (weights[0], 0, "\"The cat is sleeping\", masked")]
+panels = [
+    (weights_unmasked[1], 1, "마스크 없음 (no mask): padding takes weight"),
+    (weights[1], 1, "소스 패딩 마스크 (source padding mask)"),
+    (weights[0], 0, '"The cat is sleeping", masked'),
+]
 for ax, (w, b, title) in zip(axes, panels):
     attention_heatmap(w, target_vocab, words(src_tokens[b], source_vocab), ax=ax, title=title)
     ax.set_xlabel("source (English, encoder) = key")
@@ -494,21 +598,27 @@ def alignment(weights: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_alignment", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-w = torch.tensor([[0.7, 0.1, 0.1, 0.1, 0.0],
-                  [0.1, 0.6, 0.1, 0.2, 0.0],
-                  [0.0, 0.0, 0.3, 0.6, 0.1]])  # 3 queries, 5 keys
+w = torch.tensor(
+    [[0.7, 0.1, 0.1, 0.1, 0.0], [0.1, 0.6, 0.1, 0.2, 0.0], [0.0, 0.0, 0.3, 0.6, 0.1]]
+)  # 3 queries, 5 keys
 a = alignment(w)
 if isinstance(a, torch.Tensor) and tuple(a.shape) == (5,):
-    raise AssertionError("alignment of a (3, 5) weight matrix gave one index per key: take the "
-                         "argmax over the keys (the last axis), once per query row.")
+    raise AssertionError(
+        "alignment of a (3, 5) weight matrix gave one index per key: take the "
+        "argmax over the keys (the last axis), once per query row."
+    )
 expect_shape(a, (3,), "alignment of a (3, 5) weight matrix: one index per query")
 if a.dtype != torch.long:
-    raise AssertionError(f"alignment returned {a.dtype}: return the key indices as a long tensor, "
-                         "as argmax does, not the weights themselves.")
+    raise AssertionError(
+        f"alignment returned {a.dtype}: return the key indices as a long tensor, "
+        "as argmax does, not the weights themselves."
+    )
 if a.tolist() != [0, 1, 3]:
-    raise AssertionError(f"alignment of the (3, 5) example is {a.tolist()}, expected [0, 1, 3]: "
-                         "for each query row, take the index of the largest weight along the keys "
-                         "(the last axis).")
+    raise AssertionError(
+        f"alignment of the (3, 5) example is {a.tolist()}, expected [0, 1, 3]: "
+        "for each query row, take the index of the largest weight along the keys "
+        "(the last axis)."
+    )
 passed("one key index per query")
 ### BEGIN HIDDEN TESTS
 import transformer_course.cross_attention as reference
@@ -519,11 +629,15 @@ for shape in [(2, 4, 6), (2, 3, 1, 5), (4, 7), (3, 2, 2, 4, 3)]:
     w = torch.softmax(torch.randn(*shape, dtype=torch.float64), dim=-1)
     with from_scratch("alignment", reference=[reference.alignment]):
         a = alignment(w)
-    wrong = {"your alignment runs over the queries (dim=-2): take the argmax over the keys, "
-             "the last axis.": w.argmax(dim=-2)}
+    wrong = {
+        "your alignment runs over the queries (dim=-2): take the argmax over the keys, "
+        "the last axis.": w.argmax(dim=-2)
+    }
     if len(shape) > 2:
-        wrong["your argmax runs over dim=1, which is the key axis only for 2-D weights: "
-              "use dim=-1 so that batch dimensions don't matter."] = w.argmax(dim=1)
+        wrong[
+            "your argmax runs over dim=1, which is the key axis only for 2-D weights: "
+            "use dim=-1 so that batch dimensions don't matter."
+        ] = w.argmax(dim=1)
     for hint, wrong_value in wrong.items():
         if isinstance(a, torch.Tensor) and a.shape == wrong_value.shape and torch.equal(a, wrong_value):
             raise AssertionError(f"alignment of weights {shape}: {hint}")
@@ -531,40 +645,52 @@ for shape in [(2, 4, 6), (2, 3, 1, 5), (4, 7), (3, 2, 2, 4, 3)]:
     if a.dtype != torch.long:
         raise AssertionError(f"alignment returned {a.dtype}: return long indices, as argmax does.")
     if not torch.equal(a, w.argmax(dim=-1)):
-        raise AssertionError(f"alignment of weights {shape} differs from the index of each "
-                             "row's largest weight along the last axis.")
+        raise AssertionError(
+            f"alignment of weights {shape} differs from the index of each "
+            "row's largest weight along the last axis."
+        )
 passed("batch dimensions, T_q = 1 and T_q ≠ T_k")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_alignment_example", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_, example_weights = cross_attention(decoder_x, encoder_out, 3 * identity, 3 * identity, identity,
-                                     src_mask)  # (B, T_tgt, T_src)
+_, example_weights = cross_attention(
+    decoder_x, encoder_out, 3 * identity, 3 * identity, identity, src_mask
+)  # (B, T_tgt, T_src)
 pairs = alignment(example_weights)  # (B, T_tgt)
 expect_shape(pairs, (2, 3), "alignment of the example's weights (B, T_tgt)")
 for b in range(len(src_tokens)):
     src_words = words(src_tokens[b], source_vocab)
     print("  ".join(f"{t} → {src_words[j]}" for t, j in zip(target_vocab, pairs[b].tolist())))
 if pairs.tolist() != [[0, 1, 3], [0, 1, 2]]:
-    raise AssertionError(f"the example's alignment is {pairs.tolist()}, expected Le → The, "
-                         "chat → cat, dort → sleeping/sleeps ([[0, 1, 3], [0, 1, 2]]).")
+    raise AssertionError(
+        f"the example's alignment is {pairs.tolist()}, expected Le → The, "
+        "chat → cat, dort → sleeping/sleeps ([[0, 1, 3], [0, 1, 2]])."
+    )
 passed("Le → The, chat → cat, dort → sleeping")
 ### BEGIN HIDDEN TESTS
 import transformer_course.cross_attention as reference
 from transformer_course.checks import from_scratch
 
 # The example rebuilt here, independent of the cells above.
-enc = torch.tensor([[0.7] * 4, [1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0.3, 1.0], [0, 0, 1.0, 0.3],
-                    [0, 0, 1.0, 0.6]], dtype=torch.float64)[torch.tensor([[1, 2, 3, 4, 0], [1, 2, 5, 0, 0]])]
+enc = torch.tensor(
+    [[0.7] * 4, [1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 0.3, 1.0], [0, 0, 1.0, 0.3], [0, 0, 1.0, 0.6]],
+    dtype=torch.float64,
+)[torch.tensor([[1, 2, 3, 4, 0], [1, 2, 5, 0, 0]])]
 dec = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0.6]], dtype=torch.float64).expand(2, 3, 4)
 keep = torch.tensor([[True] * 4 + [False], [True] * 3 + [False] * 2])[:, None, :]
 three = 3 * torch.eye(4, dtype=torch.float64)
-with from_scratch("cross_attention", torch_functions=["scaled_dot_product_attention"],
-                  reference=[reference.cross_attention, reference.alignment]):
+with from_scratch(
+    "cross_attention",
+    torch_functions=["scaled_dot_product_attention"],
+    reference=[reference.cross_attention, reference.alignment],
+):
     _, w = cross_attention(dec, enc, three, three, torch.eye(4, dtype=torch.float64), keep)
     pairs = alignment(w)
 if pairs.tolist() != [[0, 1, 3], [0, 1, 2]]:
-    raise AssertionError(f"the rebuilt example aligns as {pairs.tolist()}, expected "
-                         "[[0, 1, 3], [0, 1, 2]]: check cross_attention's mask and alignment's axis.")
+    raise AssertionError(
+        f"the rebuilt example aligns as {pairs.tolist()}, expected "
+        "[[0, 1, 3], [0, 1, 2]]: check cross_attention's mask and alignment's axis."
+    )
 passed("the example's alignment, rebuilt independently")
 ### END HIDDEN TESTS
 
@@ -587,12 +713,14 @@ torch.manual_seed(1)
 w_q_learned = (0.5 * torch.randn(4, 4)).requires_grad_()
 w_k_learned = (0.5 * torch.randn(4, 4)).requires_grad_()
 wanted = encoder_out[0, [0, 1, 3]]  # (T_tgt, 4): The, cat, sleeping
-_, weights_before = cross_attention(decoder_x[0], encoder_out[0], w_q_learned, w_k_learned,
-                                    identity, src_mask[0])
+_, weights_before = cross_attention(
+    decoder_x[0], encoder_out[0], w_q_learned, w_k_learned, identity, src_mask[0]
+)
 optimizer = torch.optim.Adam([w_q_learned, w_k_learned], lr=0.1)
-for step in range(150):
-    out, weights_after = cross_attention(decoder_x[0], encoder_out[0], w_q_learned, w_k_learned,
-                                         identity, src_mask[0])
+for _ in range(150):
+    out, weights_after = cross_attention(
+        decoder_x[0], encoder_out[0], w_q_learned, w_k_learned, identity, src_mask[0]
+    )
     loss = ((out - wanted) ** 2).sum(-1).mean()
     optimizer.zero_grad()
     loss.backward()
@@ -601,8 +729,10 @@ print(f"loss after training: {loss.item():.2e}")
 
 src_words = words(src_tokens[0], source_vocab)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for ax, w, title in [(axes[0], weights_before, "학습 전 (random $W^Q, W^K$)"),
-                     (axes[1], weights_after, "학습 후 (after 150 Adam steps)")]:
+for ax, w, title in [
+    (axes[0], weights_before, "학습 전 (random $W^Q, W^K$)"),
+    (axes[1], weights_after, "학습 후 (after 150 Adam steps)"),
+]:
     attention_heatmap(w, target_vocab, src_words, ax=ax, title=title)
     aligned = ", ".join(f"{t}->{src_words[j]}" for t, j in zip(target_vocab, alignment(w).tolist()))
     ax.set_xlabel(f"alignment: {aligned}")

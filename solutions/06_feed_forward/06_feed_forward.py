@@ -86,11 +86,14 @@ ffn = PositionwiseFeedForward(8, 32)
 for name, d_in, d_out in [("linear1", 8, 32), ("linear2", 32, 8)]:
     layer = getattr(ffn, name, None)
     if not isinstance(layer, nn.Linear):
-        raise AssertionError(f"PositionwiseFeedForward(8, 32).{name} should be an nn.Linear, "
-                             f"got {type(layer).__name__}.")
+        raise AssertionError(
+            f"PositionwiseFeedForward(8, 32).{name} should be an nn.Linear, got {type(layer).__name__}."
+        )
     if (layer.in_features, layer.out_features) != (d_in, d_out):
-        raise AssertionError(f"{name} maps {layer.in_features} → {layer.out_features} features; "
-                             f"expected {d_in} → {d_out} (linear1: d_model → d_ff, linear2: d_ff → d_model).")
+        raise AssertionError(
+            f"{name} maps {layer.in_features} → {layer.out_features} features; "
+            f"expected {d_in} → {d_out} (linear1: d_model → d_ff, linear2: d_ff → d_model)."
+        )
     if layer.bias is None:
         raise AssertionError(f"{name} has no bias: the formula adds b_1 and b_2, keep nn.Linear's bias.")
 expect_shape(ffn(torch.randn(2, 5, 8)), (2, 5, 8), "FFN output for input (B, T, d_model) = (2, 5, 8)")
@@ -106,9 +109,11 @@ for shape, d_model, d_ff in [((3, 2, 1, 5), 5, 7), ((4, 3), 3, 2), ((1, 1, 6), 6
     expect_shape(out, shape, f"FFN({d_model}, {d_ff}) output for input {shape}")
     count = sum(p.numel() for p in module.parameters())
     if count != 2 * d_model * d_ff + d_ff + d_model:
-        raise AssertionError(f"PositionwiseFeedForward({d_model}, {d_ff}) has {count} parameters, "
-                             f"expected {2 * d_model * d_ff + d_ff + d_model}: linear1 and linear2 "
-                             "with their biases, nothing else.")
+        raise AssertionError(
+            f"PositionwiseFeedForward({d_model}, {d_ff}) has {count} parameters, "
+            f"expected {2 * d_model * d_ff + d_ff + d_model}: linear1 and linear2 "
+            "with their biases, nothing else."
+        )
 passed("batch dimensions, T = 1, parameter count")
 ### END HIDDEN TESTS
 
@@ -123,12 +128,21 @@ with torch.no_grad():  # inject the weights
     ffn.linear2.bias.copy_(b2)
 x = torch.randn(2, 3, 4)
 expected = torch.relu(x @ w1.T + b1) @ w2.T + b2
-expect_close(ffn(x), expected, "FFN of a (2, 3, 4) input with injected weights", mistakes={
-    "your FFN has no ReLU: it is one linear map. Apply torch.relu between linear1 and linear2.":
-        (x @ w1.T + b1) @ w2.T + b2,
-    "your ReLU comes after linear2: it belongs between linear1 and linear2.":
-        torch.relu((x @ w1.T + b1) @ w2.T + b2),
-})
+expect_close(
+    ffn(x),
+    expected,
+    "FFN of a (2, 3, 4) input with injected weights",
+    mistakes={
+        "your FFN has no ReLU: it is one linear map. Apply torch.relu between linear1 and linear2.": (
+            x @ w1.T + b1
+        )
+        @ w2.T
+        + b2,
+        "your ReLU comes after linear2: it belongs between linear1 and linear2.": torch.relu(
+            (x @ w1.T + b1) @ w2.T + b2
+        ),
+    },
+)
 passed("max(0, x W1ᵀ + b1) W2ᵀ + b2")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -147,21 +161,32 @@ for shape, d_model, d_ff in [((2, 5, 3), 3, 8), ((2, 2, 1, 6), 6, 4)]:
     with from_scratch("PositionwiseFeedForward", reference=[reference.PositionwiseFeedForward]):
         out = module(x)
     h = oracle[0](x)
-    expect_close(out, oracle(x), f"FFN({d_model}, {d_ff}) of a float64 input {shape}", mistakes={
-        "your FFN has no ReLU: apply it between linear1 and linear2.": oracle[2](h),
-        "your ReLU comes after linear2: it belongs between linear1 and linear2.":
-            torch.relu(oracle[2](torch.relu(h))),
-        "your ReLU is applied after linear2 only: move it between linear1 and linear2.":
-            torch.relu(oracle[2](h)),
-        "your hidden layer drops b_1: use linear1 with its bias.":
-            oracle[2](torch.relu(h - oracle[0].bias)),
-    })
+    expect_close(
+        out,
+        oracle(x),
+        f"FFN({d_model}, {d_ff}) of a float64 input {shape}",
+        mistakes={
+            "your FFN has no ReLU: apply it between linear1 and linear2.": oracle[2](h),
+            "your ReLU comes after linear2: it belongs between linear1 and linear2.": torch.relu(
+                oracle[2](torch.relu(h))
+            ),
+            "your ReLU is applied after linear2 only: move it between linear1 and linear2.": torch.relu(
+                oracle[2](h)
+            ),
+            "your hidden layer drops b_1: use linear1 with its bias.": oracle[2](
+                torch.relu(h - oracle[0].bias)
+            ),
+        },
+    )
     # Position-wise: each token's output depends on that token alone.
     permutation = torch.randperm(shape[-2])
     with from_scratch("PositionwiseFeedForward", reference=[reference.PositionwiseFeedForward]):
         shuffled = module(x[..., permutation, :])
-    expect_close(shuffled, out[..., permutation, :],
-                 "FFN output after shuffling the positions (it must act on each position alone)")
+    expect_close(
+        shuffled,
+        out[..., permutation, :],
+        "FFN output after shuffling the positions (it must act on each position alone)",
+    )
 passed("equal to nn.Sequential(Linear, ReLU, Linear) in float64, position by position")
 ### END HIDDEN TESTS
 
@@ -175,8 +200,10 @@ with torch.no_grad():
 expect_close(ffn(x), expected, "FFN with dropout=0.5 in eval mode (dropout must be off)")
 ffn.train()
 if torch.allclose(ffn(x), expected):
-    raise AssertionError("FFN(dropout=0.5) in training mode gives the eval-mode output: "
-                         "apply nn.Dropout(dropout) to the hidden units.")
+    raise AssertionError(
+        "FFN(dropout=0.5) in training mode gives the eval-mode output: "
+        "apply nn.Dropout(dropout) to the hidden units."
+    )
 passed("dropout is active while training and off in eval mode")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -204,13 +231,17 @@ for p in [0.5, 0.2]:
     after_linear2 = F.dropout(clean, p)
     torch.manual_seed(10)
     on_input = oracle[3](torch.relu(oracle[0](F.dropout(x, p))))
-    expect_close(out, expected, f"FFN(dropout={p}) in training mode (same random seed as "
-                 "nn.Dropout after the ReLU)", mistakes={
-        "your FFN ignores dropout while training: apply nn.Dropout(dropout) after the ReLU.": clean,
-        "your dropout acts on the output of linear2: apply it to the hidden units, after the ReLU.":
-            after_linear2,
-        "your dropout acts on the input: apply it to the hidden units, after the ReLU.": on_input,
-    })
+    expect_close(
+        out,
+        expected,
+        f"FFN(dropout={p}) in training mode (same random seed as nn.Dropout after the ReLU)",
+        mistakes={
+            "your FFN ignores dropout while training: apply nn.Dropout(dropout) after the ReLU.": clean,
+            "your dropout acts on the output of linear2: "
+            "apply it to the hidden units, after the ReLU.": after_linear2,
+            "your dropout acts on the input: apply it to the hidden units, after the ReLU.": on_input,
+        },
+    )
 passed("dropout after the ReLU, at the given rate, as in nn.TransformerEncoderLayer")
 ### END HIDDEN TESTS
 
@@ -219,8 +250,10 @@ ffn = PositionwiseFeedForward(4, 6)
 ffn(torch.randn(2, 3, 4)).sum().backward()
 for name in ["linear1", "linear2"]:
     if getattr(ffn, name).weight.grad is None:
-        raise AssertionError(f"no gradient reached {name}.weight: use the layer in forward, "
-                             "without .detach() or torch.no_grad().")
+        raise AssertionError(
+            f"no gradient reached {name}.weight: use the layer in forward, "
+            "without .detach() or torch.no_grad()."
+        )
 passed("gradients reach linear1 and linear2")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -256,13 +289,14 @@ passed("gradients equal nn.Sequential's in float64")
 ffn = PositionwiseFeedForward(8, 32)
 sequence = torch.randn(5, 8)  # (T, d_model)
 one_by_one = torch.stack([ffn(token) for token in sequence])  # (T, d_model)
-print("largest difference, whole sequence vs token by token:",
-      f"{(ffn(sequence) - one_by_one).abs().max().item():.1e}")
+print(
+    "largest difference, whole sequence vs token by token:",
+    f"{(ffn(sequence) - one_by_one).abs().max().item():.1e}",
+)
 
 ffn_params = sum(p.numel() for p in PositionwiseFeedForward(512, 2048).parameters())
 mha_params = sum(p.numel() for p in nn.MultiheadAttention(512, 8).parameters())
-print(f"d_model = 512, d_ff = 2048: FFN {ffn_params:,} parameters, "
-      f"multi-head attention {mha_params:,}")
+print(f"d_model = 512, d_ff = 2048: FFN {ffn_params:,} parameters, multi-head attention {mha_params:,}")
 
 # %% [markdown]
 # ## 2. Without the ReLU, two layers are one
@@ -306,13 +340,19 @@ first, second = nn.Linear(4, 4), nn.Linear(4, 4)
 w, b = collapse_linear(first.weight, first.bias, second.weight, second.bias)
 x = torch.randn(10, 4)
 with torch.no_grad():
-    expect_close(x @ w.T + b, second(first(x)), "x Wᵀ + b against the two stacked layers", mistakes={
-        "your weight is W1 W2: the layer applied first stands on the right, W = W2 W1.":
-            x @ (first.weight @ second.weight).T + b,
-        "your bias drops b1: it passes through the second layer too, b = W2 b1 + b2.":
-            x @ w.T + second.bias,
-        "your bias drops b2: b = W2 b1 + b2.": x @ w.T + second.weight @ first.bias,
-    })
+    expect_close(
+        x @ w.T + b,
+        second(first(x)),
+        "x Wᵀ + b against the two stacked layers",
+        mistakes={
+            "your weight is W1 W2: the layer applied first stands on the right, W = W2 W1.": x
+            @ (first.weight @ second.weight).T
+            + b,
+            "your bias drops b1: it passes through the second layer too, b = W2 b1 + b2.": x @ w.T
+            + second.bias,
+            "your bias drops b2: b = W2 b1 + b2.": x @ w.T + second.weight @ first.bias,
+        },
+    )
 passed("one layer equal to the two stacked layers")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -322,13 +362,16 @@ torch.manual_seed(7)
 for d_in, d_hidden, d_out in [(5, 5, 5), (3, 7, 2)]:
     w1, b1 = torch.randn(d_hidden, d_in, dtype=torch.float64), torch.randn(d_hidden, dtype=torch.float64)
     w2, b2 = torch.randn(d_out, d_hidden, dtype=torch.float64), torch.randn(d_out, dtype=torch.float64)
-    wrong_w = {"your weight is in x @ W layout (in_features, out_features): nn.Linear stores "
-               "(out_features, in_features), W = W2 W1.": (w2 @ w1).T}
-    wrong_b = {"your bias drops b1: it passes through the second layer too, b = W2 b1 + b2.": b2,
-               "your bias drops b2: b = W2 b1 + b2.": w2 @ b1}
+    wrong_w = {
+        "your weight is in x @ W layout (in_features, out_features): nn.Linear stores "
+        "(out_features, in_features), W = W2 W1.": (w2 @ w1).T
+    }
+    wrong_b = {
+        "your bias drops b1: it passes through the second layer too, b = W2 b1 + b2.": b2,
+        "your bias drops b2: b = W2 b1 + b2.": w2 @ b1,
+    }
     if d_in == d_hidden == d_out:
-        wrong_w["your weight is W1 W2: the layer applied first stands on the right, "
-                "W = W2 W1."] = w1 @ w2
+        wrong_w["your weight is W1 W2: the layer applied first stands on the right, W = W2 W1."] = w1 @ w2
         wrong_b["your bias adds b1 without passing it through W2: b = W2 b1 + b2."] = b1 + b2
         wrong_b["your bias is W2ᵀ b1 + b2: in nn.Linear's layout, b = W2 b1 + b2."] = b1 @ w2 + b2
     try:
@@ -337,13 +380,15 @@ for d_in, d_hidden, d_out in [(5, 5, 5), (3, 7, 2)]:
     except NotImplementedError:
         raise
     except RuntimeError as error:
-        raise AssertionError(f"collapse_linear raised RuntimeError ({error}) for layers {d_in} → "
-                             f"{d_hidden} → {d_out}: w1 is (d_hidden, d_in), w2 (d_out, d_hidden); "
-                             "W = W2 W1 and b = W2 b1 + b2.") from None
-    expect_close(w, w2 @ w1, f"weight for layers {d_in} → {d_hidden} → {d_out} (float64)",
-                 mistakes=wrong_w)
-    expect_close(b, w2 @ b1 + b2, f"bias for layers {d_in} → {d_hidden} → {d_out} (float64)",
-                 mistakes=wrong_b)
+        raise AssertionError(
+            f"collapse_linear raised RuntimeError ({error}) for layers {d_in} → "
+            f"{d_hidden} → {d_out}: w1 is (d_hidden, d_in), w2 (d_out, d_hidden); "
+            "W = W2 W1 and b = W2 b1 + b2."
+        ) from None
+    expect_close(w, w2 @ w1, f"weight for layers {d_in} → {d_hidden} → {d_out} (float64)", mistakes=wrong_w)
+    expect_close(
+        b, w2 @ b1 + b2, f"bias for layers {d_in} → {d_hidden} → {d_out} (float64)", mistakes=wrong_b
+    )
 passed("W = W2 W1 and b = W2 b1 + b2, square and rectangular, float64")
 ### END HIDDEN TESTS
 
@@ -355,8 +400,10 @@ try:
 except NotImplementedError:
     raise
 except RuntimeError as error:
-    raise AssertionError(f"collapse_linear raised RuntimeError ({error}) for layers 3 → 16 → 2: "
-                         "w1 is (16, 3) and w2 is (2, 16); W = W2 W1 is (2, 3).") from None
+    raise AssertionError(
+        f"collapse_linear raised RuntimeError ({error}) for layers 3 → 16 → 2: "
+        "w1 is (16, 3) and w2 is (2, 16); W = W2 W1 is (2, 3)."
+    ) from None
 expect_shape(w, (2, 3), "collapsed weight of layers 3 → 16 → 2 (out_features, in_features)")
 expect_shape(b, (2,), "collapsed bias of layers 3 → 16 → 2")
 passed("shapes in nn.Linear's layout")
@@ -372,13 +419,18 @@ with from_scratch("collapse_linear", reference=[reference.collapse_linear]):
     w, b = collapse_linear(first.weight, first.bias, second.weight, second.bias)
 x = torch.randn(4, 9, 6, dtype=torch.float64)
 with torch.no_grad():
-    expect_close(F.linear(x, w, b), second(first(x)),
-                 "nn.functional.linear(x, w, b) against two stacked nn.Linear layers (float64)")
+    expect_close(
+        F.linear(x, w, b),
+        second(first(x)),
+        "nn.functional.linear(x, w, b) against two stacked nn.Linear layers (float64)",
+    )
 # The gradient flows through the collapse, so it can be used inside a model.
 (w.sum() + b.sum()).backward()
 if first.weight.grad is None or second.bias.grad is None:
-    raise AssertionError("no gradient reached the layers' parameters through collapse_linear: "
-                         "compute w and b with tensor operations, without .detach() or .data.")
+    raise AssertionError(
+        "no gradient reached the layers' parameters through collapse_linear: "
+        "compute w and b with tensor operations, without .detach() or .data."
+    )
 passed("equal to two stacked nn.Linear layers on a batch of sequences")
 ### END HIDDEN TESTS
 
@@ -424,12 +476,13 @@ q, k, v1, v2 = (torch.randn(1, 5, d_model) for _ in range(4))
 out_sum, _ = scaled_dot_product_attention(q, k, v1 + v2)
 out_1, _ = scaled_dot_product_attention(q, k, v1)
 out_2, _ = scaled_dot_product_attention(q, k, v2)
-print(f"1. attn(q, k, v1 + v2) - attn(q, k, v1) - attn(q, k, v2): "
-      f"{(out_sum - out_1 - out_2).abs().max():.1e}")
+print(
+    f"1. attn(q, k, v1 + v2) - attn(q, k, v1) - attn(q, k, v2): {(out_sum - out_1 - out_2).abs().max():.1e}"
+)
 
 # 2. One token: MHA is the affine map of W^V, b^V followed by W^O, b^O.
-w_v = mha.in_proj_weight[2 * d_model:]  # (d_model, d_model): the rows of W^V
-b_v = mha.in_proj_bias[2 * d_model:]  # (d_model,)
+w_v = mha.in_proj_weight[2 * d_model :]  # (d_model, d_model): the rows of W^V
+b_v = mha.in_proj_bias[2 * d_model :]  # (d_model,)
 w_affine, b_affine = collapse_linear(w_v, b_v, mha.out_proj.weight, mha.out_proj.bias)
 x = torch.randn(4, 1, d_model)  # (B, T = 1, d_model)
 out, _ = mha(x, x, x)
@@ -444,9 +497,11 @@ for seq_len in [1, 6]:
     out_x, weights_x = mha(x, x, x)
     out_2x, weights_2x = mha(2 * x, 2 * x, 2 * x)
     gap = ((out_2x - 2 * out_x).norm() / (2 * out_x).norm()).item()
-    print(f"3. T = {seq_len}: |MHA(2x) - 2 MHA(x)| / |2 MHA(x)| = {gap:.3f};  "
-          f"average largest weight {weights_x.amax(-1).mean():.2f} for x, "
-          f"{weights_2x.amax(-1).mean():.2f} for 2x")
+    print(
+        f"3. T = {seq_len}: |MHA(2x) - 2 MHA(x)| / |2 MHA(x)| = {gap:.3f};  "
+        f"average largest weight {weights_x.amax(-1).mean():.2f} for x, "
+        f"{weights_2x.amax(-1).mean():.2f} for 2x"
+    )
 
 # %% [markdown]
 # So attention is nonlinear, but in one specific way: the softmax decides *how much* of each
@@ -523,13 +578,21 @@ model = nn.Linear(3, 1)
 initial_mse = nn.functional.mse_loss(model(x), y).item()
 losses = fit_regression(model, x, y, steps=50, lr=0.05)
 expect_shape(losses, (50,), "fit_regression(..., steps=50): one loss per step")
-expect_close(losses[0], torch.tensor(initial_mse),
-             "the first loss (the untrained model's MSE, measured before the first step)", mistakes={
-    "your first loss is the sum of squared errors: use the mean (nn.functional.mse_loss).":
-        torch.tensor(initial_mse * y.numel())})
+expect_close(
+    losses[0],
+    torch.tensor(initial_mse),
+    "the first loss (the untrained model's MSE, measured before the first step)",
+    mistakes={
+        "your first loss is the sum of squared errors: use the mean (nn.functional.mse_loss).": torch.tensor(
+            initial_mse * y.numel()
+        )
+    },
+)
 if not losses[-1] < 0.2 * losses[0]:
-    raise AssertionError(f"the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in 50 steps of a "
-                         "linear fit: zero the gradients, call loss.backward() and optimizer.step().")
+    raise AssertionError(
+        f"the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in 50 steps of a "
+        "linear fit: zero the gradients, call loss.backward() and optimizer.step()."
+    )
 passed("one loss per step, starting from the untrained model's MSE, decreasing")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -538,8 +601,17 @@ import transformer_course.feed_forward as reference
 from transformer_course.checks import from_scratch
 
 
-def oracle_curve(model, x, y, steps, lr, optimizer_class=torch.optim.Adam, zero_grad=True,
-                 reduction="mean", after_step=False):
+def oracle_curve(
+    model,
+    x,
+    y,
+    steps,
+    lr,
+    optimizer_class=torch.optim.Adam,
+    zero_grad=True,
+    reduction="mean",
+    after_step=False,
+):
     optimizer = optimizer_class(model.parameters(), lr=lr)
     curve = []
     for _ in range(steps):
@@ -566,20 +638,32 @@ what = "loss curve of full-batch Adam on the MSE (float64)"
 try:
     expect_close(losses.double(), expected, what, atol=1e-9, rtol=1e-6)
 except AssertionError:  # name the mistake; the wrong curves are computed only when needed
-    expect_close(losses.double(), expected, what, atol=1e-9, rtol=1e-6, mistakes={
-        "your gradients accumulate across steps: call optimizer.zero_grad() every step.":
-            oracle_curve(copy.deepcopy(net), x, y, steps, lr, zero_grad=False),
-        "your optimizer is SGD: use torch.optim.Adam.":
-            oracle_curve(copy.deepcopy(net), x, y, steps, lr, optimizer_class=torch.optim.SGD),
-        "your loss is the sum of squared errors: use the mean (nn.functional.mse_loss).":
-            oracle_curve(copy.deepcopy(net), x, y, steps, lr, reduction="sum"),
-        "your losses are measured after each step: record the loss computed before "
-        "optimizer.step().": oracle_curve(copy.deepcopy(net), x, y, steps, lr, after_step=True),
-        "your loss never changes: call optimizer.step() after loss.backward().":
-            torch.full((steps,), F.mse_loss(net(x), y).item(), dtype=torch.float64),
-        "your learning rate is Adam's default 1e-3: pass lr=lr to Adam.":
-            oracle_curve(copy.deepcopy(net), x, y, steps, 1e-3),
-    })
+    expect_close(
+        losses.double(),
+        expected,
+        what,
+        atol=1e-9,
+        rtol=1e-6,
+        mistakes={
+            "your gradients accumulate across steps: call optimizer.zero_grad() every step.": oracle_curve(
+                copy.deepcopy(net), x, y, steps, lr, zero_grad=False
+            ),
+            "your optimizer is SGD: use torch.optim.Adam.": oracle_curve(
+                copy.deepcopy(net), x, y, steps, lr, optimizer_class=torch.optim.SGD
+            ),
+            "your loss is the sum of squared errors: use the mean (nn.functional.mse_loss).": oracle_curve(
+                copy.deepcopy(net), x, y, steps, lr, reduction="sum"
+            ),
+            "your losses are measured after each step: record the loss computed before "
+            "optimizer.step().": oracle_curve(copy.deepcopy(net), x, y, steps, lr, after_step=True),
+            "your loss never changes: call optimizer.step() after loss.backward().": torch.full(
+                (steps,), F.mse_loss(net(x), y).item(), dtype=torch.float64
+            ),
+            "your learning rate is Adam's default 1e-3: pass lr=lr to Adam.": oracle_curve(
+                copy.deepcopy(net), x, y, steps, 1e-3
+            ),
+        },
+    )
 passed("the loss curve equals full-batch Adam's on the MSE, in float64")
 ### END HIDDEN TESTS
 
@@ -590,8 +674,10 @@ before = copy.deepcopy(model)
 x, y = torch.randn(32, 3), torch.randn(32, 1)
 fit_regression(model, x, y, steps=5, lr=0.1)
 if torch.equal(model.weight, before.weight):
-    raise AssertionError("the model's weights did not change: fit_regression must train the model "
-                         "it is given, in place (optimize model.parameters()).")
+    raise AssertionError(
+        "the model's weights did not change: fit_regression must train the model "
+        "it is given, in place (optimize model.parameters())."
+    )
 passed("the model given is trained in place")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -672,11 +758,11 @@ def run_experiment(num_sequences=128, seq_len=8, d_model=4, d_ff=32, steps=100, 
     torch.manual_seed(seed)
     models = {
         "attention + linear": AttentionThenHead(
-            d_model, nn.Sequential(nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model))),
+            d_model, nn.Sequential(nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model))
+        ),
         "attention + FFN": AttentionThenHead(d_model, PositionwiseFeedForward(d_model, d_ff)),
     }
-    curves = {name: fit_regression(model, x, y, steps=steps, lr=3e-2)
-              for name, model in models.items()}
+    curves = {name: fit_regression(model, x, y, steps=steps, lr=3e-2) for name, model in models.items()}
     return x, y, best_affine_mse(x, y), curves, models
 
 
@@ -691,17 +777,23 @@ for name, curve in curves.items():
 
 # %% nbgrader={"grade": true, "grade_id": "test_experiment_linear", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 if "curves" not in globals():
-    raise AssertionError("the experiment cell above did not run to the end: finish "
-                         "PositionwiseFeedForward and fit_regression, then run it again.")
+    raise AssertionError(
+        "the experiment cell above did not run to the end: finish "
+        "PositionwiseFeedForward and fit_regression, then run it again."
+    )
 linear_loss = curves["attention + linear"][-1].item()
 if linear_loss < bound * (1 - 1e-3):
-    raise AssertionError(f"attention + linear reached {linear_loss:.4f}, below the bound {bound:.4f} "
-                         "that no such model can beat: check that fit_regression reports the mean "
-                         "squared error.")
+    raise AssertionError(
+        f"attention + linear reached {linear_loss:.4f}, below the bound {bound:.4f} "
+        "that no such model can beat: check that fit_regression reports the mean "
+        "squared error."
+    )
 if linear_loss > 1.05 * bound:
-    raise AssertionError(f"attention + linear stopped at {linear_loss:.4f}, more than 5% above its "
-                         f"best possible {bound:.4f}: fit_regression is not optimizing well "
-                         "(Adam, lr as given, gradients zeroed each step).")
+    raise AssertionError(
+        f"attention + linear stopped at {linear_loss:.4f}, more than 5% above its "
+        f"best possible {bound:.4f}: fit_regression is not optimizing well "
+        "(Adam, lr as given, gradients zeroed each step)."
+    )
 passed(f"attention + linear layers stay at the best affine fit: {linear_loss:.4f} ≈ {bound:.4f}")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -717,21 +809,27 @@ linear_model = AttentionThenHead(3, nn.Sequential(nn.Linear(3, 24), nn.Linear(24
 with from_scratch("fit_regression", reference=[reference.fit_regression]):
     fresh_linear = fit_regression(linear_model, data_x, data_y, steps=100, lr=3e-2)[-1].item()
 if not oracle_bound * (1 - 1e-3) <= fresh_linear <= 1.05 * oracle_bound:
-    raise AssertionError(f"in a fresh run, attention + linear ended at {fresh_linear:.4f}; it should "
-                         f"end within 5% above the least-squares bound {oracle_bound:.4f}: check "
-                         "fit_regression (mean squared error, Adam, zeroed gradients).")
+    raise AssertionError(
+        f"in a fresh run, attention + linear ended at {fresh_linear:.4f}; it should "
+        f"end within 5% above the least-squares bound {oracle_bound:.4f}: check "
+        "fit_regression (mean squared error, Adam, zeroed gradients)."
+    )
 passed("a fresh run agrees")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_experiment_ffn", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 if "curves" not in globals():
-    raise AssertionError("the experiment cell above did not run to the end: finish "
-                         "PositionwiseFeedForward and fit_regression, then run it again.")
+    raise AssertionError(
+        "the experiment cell above did not run to the end: finish "
+        "PositionwiseFeedForward and fit_regression, then run it again."
+    )
 ffn_loss = curves["attention + FFN"][-1].item()
 if not ffn_loss < 0.1 * bound:
-    raise AssertionError(f"attention + FFN ended at {ffn_loss:.4f}, not below 10% of the linear "
-                         f"bound {bound:.4f}: check the ReLU in PositionwiseFeedForward and the "
-                         "training loop in fit_regression.")
+    raise AssertionError(
+        f"attention + FFN ended at {ffn_loss:.4f}, not below 10% of the linear "
+        f"bound {bound:.4f}: check the ReLU in PositionwiseFeedForward and the "
+        "training loop in fit_regression."
+    )
 passed(f"attention + FFN goes far below the bound: {ffn_loss:.4f} < 10% of {bound:.4f}")
 ### BEGIN HIDDEN TESTS
 import transformer_course.feed_forward as reference
@@ -742,14 +840,15 @@ rows = torch.cat([data_x.reshape(-1, 3), torch.ones(96 * 5, 1)], dim=1).double()
 solution = torch.linalg.lstsq(rows, data_y.reshape(-1, 3).double()).solution
 oracle_bound = ((rows @ solution - data_y.reshape(-1, 3).double()) ** 2).mean().item()
 torch.manual_seed(1)
-with from_scratch("fit_regression", reference=[reference.fit_regression,
-                                                reference.PositionwiseFeedForward]):
+with from_scratch("fit_regression", reference=[reference.fit_regression, reference.PositionwiseFeedForward]):
     ffn_model = AttentionThenHead(3, PositionwiseFeedForward(3, 24))
     fresh_ffn = fit_regression(ffn_model, data_x, data_y, steps=100, lr=3e-2)[-1].item()
 if not fresh_ffn < 0.1 * oracle_bound:
-    raise AssertionError(f"in a fresh run, attention + FFN ended at {fresh_ffn:.4f}, not below 10% "
-                         f"of the least-squares bound {oracle_bound:.4f}: check the ReLU in "
-                         "PositionwiseFeedForward.")
+    raise AssertionError(
+        f"in a fresh run, attention + FFN ended at {fresh_ffn:.4f}, not below 10% "
+        f"of the least-squares bound {oracle_bound:.4f}: check the ReLU in "
+        "PositionwiseFeedForward."
+    )
 passed("a fresh run agrees")
 ### END HIDDEN TESTS
 

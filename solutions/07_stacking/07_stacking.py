@@ -63,8 +63,9 @@ torch.manual_seed(0)
 attention = MultiHeadAttention(d_model=8, num_heads=2)
 words = torch.randn(1, 3, 8)  # "rose", "is", "flower"
 shuffled = words[:, [2, 1, 0]]  # "flower", "is", "rose"
-same = torch.allclose(attention(shuffled, shuffled, shuffled)[:, [2, 1, 0]],
-                      attention(words, words, words), atol=1e-6)
+same = torch.allclose(
+    attention(shuffled, shuffled, shuffled)[:, [2, 1, 0]], attention(words, words, words), atol=1e-6
+)
 print("shuffling the words only shuffles the outputs:", same)
 
 # %% [markdown]
@@ -118,22 +119,32 @@ def positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
 # %% nbgrader={"grade": true, "grade_id": "test_positional_encoding_values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 pe = positional_encoding(6, 4)
 expect_shape(pe, (6, 4), "positional_encoding(6, 4)")
-expect_close(pe[0], torch.tensor([0.0, 1.0, 0.0, 1.0]), "row 0 (sin 0 = 0 and cos 0 = 1 alternate)",
-             mistakes={"sine and cosine are swapped: even columns 2i hold the sine, odd columns "
-                       "2i+1 the cosine.": torch.tensor([1.0, 0.0, 1.0, 0.0]),
-                       "sines first, then cosines: interleave them, sines in the even columns "
-                       "(pe[:, 0::2]), cosines in the odd ones.": torch.tensor([0.0, 0.0, 1.0, 1.0]),
-                       "row 0 is position 1: positions start at 0.":
-                           torch.tensor([math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)])})
+expect_close(
+    pe[0],
+    torch.tensor([0.0, 1.0, 0.0, 1.0]),
+    "row 0 (sin 0 = 0 and cos 0 = 1 alternate)",
+    mistakes={
+        "sine and cosine are swapped: even columns 2i hold the sine, odd columns "
+        "2i+1 the cosine.": torch.tensor([1.0, 0.0, 1.0, 0.0]),
+        "sines first, then cosines: interleave them, sines in the even columns "
+        "(pe[:, 0::2]), cosines in the odd ones.": torch.tensor([0.0, 0.0, 1.0, 1.0]),
+        "row 0 is position 1: positions start at 0.": torch.tensor(
+            [math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)]
+        ),
+    },
+)
 # Position 1 with d_model = 4: pair 0 turns by 1, pair 1 by 1 / 10000^(2/4) = 0.01.
-expect_close(pe[1], torch.tensor([math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)]),
-             "row 1 of positional_encoding(6, 4)", mistakes={
-                 "your exponent is i / d_model: use 2i / d_model, where 2i is the even column of "
-                 "the pair.": torch.tensor([math.sin(1), math.cos(1), math.sin(0.1), math.cos(0.1)]),
-                 "each column has its own frequency: both columns 2i and 2i+1 of a pair use "
-                 "10000^(2i / d_model).":
-                     torch.tensor([math.sin(1), math.cos(0.1), math.sin(0.01), math.cos(0.001)]),
-             })
+expect_close(
+    pe[1],
+    torch.tensor([math.sin(1), math.cos(1), math.sin(0.01), math.cos(0.01)]),
+    "row 1 of positional_encoding(6, 4)",
+    mistakes={
+        "your exponent is i / d_model: use 2i / d_model, where 2i is the even column of "
+        "the pair.": torch.tensor([math.sin(1), math.cos(1), math.sin(0.1), math.cos(0.1)]),
+        "each column has its own frequency: both columns 2i and 2i+1 of a pair use "
+        "10000^(2i / d_model).": torch.tensor([math.sin(1), math.cos(0.1), math.sin(0.01), math.cos(0.001)]),
+    },
+)
 passed("rows 0 and 1 of a small encoding")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
@@ -158,20 +169,31 @@ for max_len, d_model in [(50, 16), (256, 128), (9, 6), (3, 2)]:
     with from_scratch("positional_encoding", reference=[reference.positional_encoding]):
         pe = positional_encoding(max_len, d_model)
     # float32 angles at position 255 are already ~1e-5 off, hence atol 1e-4.
-    expect_close(pe, sinusoid(max_len, d_model).float(), f"positional_encoding({max_len}, {d_model})",
-                 atol=1e-4, mistakes={
-        "sine and cosine are swapped: even columns 2i hold the sine, odd columns 2i+1 the cosine.":
-            sinusoid(max_len, d_model, swap=True),
-        "your exponent is i / d_model: use 2i / d_model, where 2i is the pair's even column.":
-            sinusoid(max_len, d_model, exponent=lambda j: j // 2),
-        "each column has its own frequency: columns 2i and 2i+1 share 10000^(2i / d_model).":
-            sinusoid(max_len, d_model, exponent=lambda j: j),
-        "your sines fill the first half and the cosines the second: interleave them, sines in "
-        "the even columns (pe[:, 0::2]) and cosines in the odd ones (pe[:, 1::2]).":
-            halves(max_len, d_model),
-        "your positions start at 1: the first row is position 0 (all sines 0, cosines 1).":
-            sinusoid(max_len, d_model, first=1),
-    })
+    expect_close(
+        pe,
+        sinusoid(max_len, d_model).float(),
+        f"positional_encoding({max_len}, {d_model})",
+        atol=1e-4,
+        mistakes={
+            "sine and cosine are swapped: "
+            "even columns 2i hold the sine, odd columns 2i+1 the cosine.": sinusoid(
+                max_len, d_model, swap=True
+            ),
+            "your exponent is i / d_model: use 2i / d_model, where 2i is the pair's even column.": sinusoid(
+                max_len, d_model, exponent=lambda j: j // 2
+            ),
+            "each column has its own frequency: columns 2i and 2i+1 share 10000^(2i / d_model).": sinusoid(
+                max_len, d_model, exponent=lambda j: j
+            ),
+            "your sines fill the first half and the cosines the second: interleave them, sines in "
+            "the even columns (pe[:, 0::2]) and cosines in the odd ones (pe[:, 1::2]).": halves(
+                max_len, d_model
+            ),
+            "your positions start at 1: the first row is position 0 (all sines 0, cosines 1).": sinusoid(
+                max_len, d_model, first=1
+            ),
+        },
+    )
 passed("equal to the paper's formula for up to 256 positions and d_model up to 128")
 ### END HIDDEN TESTS
 
@@ -180,9 +202,13 @@ pe = positional_encoding(3, 5)
 expect_shape(pe, (3, 5), "positional_encoding(3, 5), an odd d_model")
 assert pe.dtype == torch.float32, (
     f"positional_encoding returned {pe.dtype}: return float32, PyTorch's default dtype "
-    "(compute in float64 if you like, then .float()).")
-expect_close(pe[:, 4], torch.sin(torch.arange(3.0) / 10000 ** (4 / 5)),
-             "the last column of positional_encoding(3, 5) (pair 2 has only its sine)")
+    "(compute in float64 if you like, then .float())."
+)
+expect_close(
+    pe[:, 4],
+    torch.sin(torch.arange(3.0) / 10000 ** (4 / 5)),
+    "the last column of positional_encoding(3, 5) (pair 2 has only its sine)",
+)
 passed("an odd d_model, float32")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
@@ -194,7 +220,8 @@ for max_len, d_model in [(1, 1), (1, 8), (4, 1), (7, 3)]:
     expect_shape(table, (max_len, d_model), f"positional_encoding({max_len}, {d_model})")
     assert table.dtype == torch.float32, f"positional_encoding({max_len}, {d_model}) is not float32"
     angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (
-        (2 * (torch.arange(d_model) // 2)).double() / d_model)
+        (2 * (torch.arange(d_model) // 2)).double() / d_model
+    )
     expected = torch.where(torch.arange(d_model) % 2 == 0, torch.sin(angles), torch.cos(angles))
     expect_close(table, expected.float(), f"positional_encoding({max_len}, {d_model})")
 passed("max_len = 1, d_model = 1 and other odd sizes")
@@ -325,26 +352,33 @@ assert isinstance(layer.self_attn, MultiHeadAttention), "self_attn should be a M
 assert isinstance(layer.ffn, PositionwiseFeedForward), "ffn should be a PositionwiseFeedForward"
 # Post-norm: the layer's last step is norm2, whose weight starts at 1 and bias at 0.
 assert torch.allclose(out.mean(-1), torch.zeros(2, 7), atol=1e-5) and torch.allclose(
-    out.var(-1, unbiased=False), torch.ones(2, 7), atol=1e-3), (
+    out.var(-1, unbiased=False), torch.ones(2, 7), atol=1e-3
+), (
     "each output vector should have mean 0 and variance 1, since the layer ends with "
-    "norm2(x + ffn(x)): is the norm applied last, after the residual addition?")
+    "norm2(x + ffn(x)): is the norm applied last, after the residual addition?"
+)
 passed("shape, sublayer types, and the output of a post-norm layer is normalised")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
 for b, t, d_model, h in [(1, 1, 8, 2), (3, 1, 6, 3), (1, 4, 12, 1)]:
     block = EncoderLayer(d_model, h, 2 * d_model)
-    with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.EncoderLayer]):
+    with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.EncoderLayer]):
         y = block(torch.randn(b, t, d_model))
     expect_shape(y, (b, t, d_model), f"EncoderLayer({d_model}, {h}, {2 * d_model}) on {b}×{t} tokens")
     assert isinstance(block.norm1, nn.LayerNorm) and isinstance(block.norm2, nn.LayerNorm), (
-        "norm1 and norm2 should be nn.LayerNorm(d_model)")
+        "norm1 and norm2 should be nn.LayerNorm(d_model)"
+    )
     assert block.norm1 is not block.norm2, (
-        "norm1 and norm2 are one module: each sublayer needs its own LayerNorm")
+        "norm1 and norm2 are one module: each sublayer needs its own LayerNorm"
+    )
 passed("T = 1, one head, separate norms")
 ### END HIDDEN TESTS
 
@@ -353,9 +387,12 @@ torch.manual_seed(2)
 layer = EncoderLayer(d_model=16, num_heads=4, d_ff=32).eval()
 x = torch.randn(1, 5, 16)
 keep_three = torch.tensor([True, True, True, False, False]).reshape(1, 1, 1, 5)
-expect_close(layer(x, keep_three)[:, :3], layer(x[:, :3]),
-             "the first 3 outputs when keys 3 and 4 are masked, against the layer on 3 tokens",
-             mistakes={"your output ignores src_mask: pass it to self_attn.": layer(x)[:, :3]})
+expect_close(
+    layer(x, keep_three)[:, :3],
+    layer(x[:, :3]),
+    "the first 3 outputs when keys 3 and 4 are masked, against the layer on 3 tokens",
+    mistakes={"your output ignores src_mask: pass it to self_attn.": layer(x)[:, :3]},
+)
 passed("masked keys change nothing, as if those tokens were not there")
 ### BEGIN HIDDEN TESTS
 import copy
@@ -365,8 +402,12 @@ import torch.nn.functional as F
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
 cases = [(3, 6, 8, 2, 16, "padding"), (2, 1, 12, 3, 20, "padding"), (2, 5, 6, 1, 7, "random")]
 for seed, (b, t, d_model, h, d_ff, kind) in enumerate(cases):
     torch.manual_seed(30 + seed)
@@ -398,23 +439,27 @@ for seed, (b, t, d_model, h, d_ff, kind) in enumerate(cases):
             "pre-norm: you normalise the sublayer's input, x + sublayer(norm(x)); this layer is "
             "post-norm: x = norm(x + sublayer(x)).": pre_norm(x, src_mask=blocked),
             "the residual is added after the norm, x + norm(sublayer(x)): add first, then "
-            "normalise, norm(x + sublayer(x)).":
-                x + n1(attend(x)) + n2(ffn(x + n1(attend(x)))),
-            "the attention sublayer has no residual: norm1(x + self_attn(x, x, x, mask)).":
-                n2(n1(attend(x)) + ffn(n1(attend(x)))),
+            "normalise, norm(x + sublayer(x)).": x + n1(attend(x)) + n2(ffn(x + n1(attend(x)))),
+            "the attention sublayer has no residual: norm1(x + self_attn(x, x, x, mask)).": n2(
+                n1(attend(x)) + ffn(n1(attend(x)))
+            ),
             "the feed-forward sublayer has no residual: norm2(x + ffn(x)).": n2(ffn(mid)),
             "the feed-forward residual adds the layer's input: add the attention sublayer's "
             "output, x = norm1(...), then norm2(x + ffn(x)).": n2(x + ffn(mid)),
-            "you use norm1 after both sublayers: the feed-forward sublayer has its own norm2.":
-                n1(mid + ffn(mid)),
+            "you use norm1 after both sublayers: the feed-forward sublayer has its own norm2.": n1(
+                mid + ffn(mid)
+            ),
             "your layer ignores src_mask: pass it to self_attn.": theirs(x),
         }
-    with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.EncoderLayer]):
+    with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.EncoderLayer]):
         out = ours(x, mask)
-    expect_close(out, expected, f"EncoderLayer({d_model}, {h}, {d_ff}) on {b}×{t} tokens with a "
-                 f"{kind} mask, against nn.TransformerEncoderLayer with the same weights",
-                 mistakes=mistakes)
+    expect_close(
+        out,
+        expected,
+        f"EncoderLayer({d_model}, {h}, {d_ff}) on {b}×{t} tokens with a "
+        f"{kind} mask, against nn.TransformerEncoderLayer with the same weights",
+        mistakes=mistakes,
+    )
 passed("equal to nn.TransformerEncoderLayer (post-norm, ReLU) in float64, with masks")
 ### END HIDDEN TESTS
 
@@ -424,17 +469,23 @@ layer = EncoderLayer(d_model=8, num_heads=2, d_ff=16)
 x = torch.randn(2, 3, 8, requires_grad=True)
 layer(x).pow(2).sum().backward()
 assert x.grad is not None and layer.self_attn.w_q.weight.grad is not None, (
-    "no gradient reached the input or W^Q: don't detach anything inside the layer")
+    "no gradient reached the input or W^Q: don't detach anything inside the layer"
+)
 assert layer.norm2.weight.grad is not None and layer.ffn.linear1.weight.grad is not None, (
-    "no gradient reached norm2 or the feed-forward network: is every sublayer used?")
+    "no gradient reached norm2 or the feed-forward network: is every sublayer used?"
+)
 passed("gradients reach the input and every sublayer")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 from transformer_course.oracles import parameter_pairs
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
 torch.manual_seed(33)
 theirs = randomize_(nn.TransformerEncoderLayer(6, 2, 10, dropout=0.0, batch_first=True).double(), 3)
 ours = EncoderLayer(6, 2, 10).double()
@@ -443,8 +494,7 @@ x = torch.randn(2, 4, 6, dtype=torch.float64)
 mask = torch.tensor([[True] * 4, [True, True, False, False]])[:, None, None, :]
 ours_x, theirs_x = x.clone().requires_grad_(), x.clone().requires_grad_()
 upstream = torch.randn(2, 4, 6, dtype=torch.float64)
-with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION,
-                  reference=[reference.EncoderLayer]):
+with from_scratch("EncoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.EncoderLayer]):
     (ours(ours_x, mask) * upstream).sum().backward()
 (theirs(theirs_x, src_mask=torch_mask(mask, 2, 2, 4, 4)) * upstream).sum().backward()
 expect_close(ours_x.grad, theirs_x.grad, "gradient with respect to the input x")
@@ -483,9 +533,13 @@ class Wrapped(nn.Module):
         return x
 
 
-VARIANTS = {"post-norm (the paper's)": (True, "post"), "pre-norm": (True, "pre"),
-            "norm, no residual": (False, "post"), "residual, no norm": (True, None),
-            "neither": (False, None)}
+VARIANTS = {
+    "post-norm (the paper's)": (True, "post"),
+    "pre-norm": (True, "pre"),
+    "norm, no residual": (False, "post"),
+    "residual, no norm": (True, None),
+    "neither": (False, None),
+}
 if os.environ.get("NBGRADER_EXECUTION"):
     print("Being graded: the measurement is skipped (it takes about 15 s).")
 else:
@@ -542,18 +596,22 @@ else:
 
 # %%
 torch.manual_seed(4)
-pytorch_layer = nn.TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32,
-                                           dropout=0.0, batch_first=True)
+pytorch_layer = nn.TransformerEncoderLayer(
+    d_model=16, nhead=4, dim_feedforward=32, dropout=0.0, batch_first=True
+)
 randomize_(pytorch_layer, seed=4)  # random weights everywhere, the norms' too
 ours = EncoderLayer(d_model=16, num_heads=4, d_ff=32)
 load_torch_weights(ours, pytorch_layer)
 tokens = torch.randn(2, 5, 16)
 pad = padding_mask(torch.tensor([[3, 4, 5, 6, 7], [3, 4, 5, 0, 0]]), pad_id=0)  # (2, 1, 1, 5)
 theirs_out = pytorch_layer(tokens, src_mask=torch_mask(pad, 2, 4, 5, 5))
-print("largest difference from nn.TransformerEncoderLayer:",
-      (ours(tokens, pad) - theirs_out).abs().max().item())
-print("W^Q is rows 0-15 of in_proj_weight:",
-      torch.equal(ours.self_attn.w_q.weight, pytorch_layer.self_attn.in_proj_weight[:16]))
+print(
+    "largest difference from nn.TransformerEncoderLayer:", (ours(tokens, pad) - theirs_out).abs().max().item()
+)
+print(
+    "W^Q is rows 0-15 of in_proj_weight:",
+    torch.equal(ours.self_attn.w_q.weight, pytorch_layer.self_attn.in_proj_weight[:16]),
+)
 
 # %% [markdown]
 # ## 3. The decoder layer
@@ -634,37 +692,48 @@ layer = DecoderLayer(d_model=16, num_heads=4, d_ff=32)
 try:
     out = layer(torch.randn(2, 4, 16), torch.randn(2, 6, 16))  # T_tgt = 4, T_src = 6
 except RuntimeError as error:
-    raise AssertionError(f"DecoderLayer raised RuntimeError ({error}) for x (2, 4, 16) and memory "
-                         "(2, 6, 16): the cross-attention takes its queries from x and its keys "
-                         "and values from memory; tgt_mask goes to the self-attention, src_mask "
-                         "to the cross-attention.") from None
+    raise AssertionError(
+        f"DecoderLayer raised RuntimeError ({error}) for x (2, 4, 16) and memory "
+        "(2, 6, 16): the cross-attention takes its queries from x and its keys "
+        "and values from memory; tgt_mask goes to the self-attention, src_mask "
+        "to the cross-attention."
+    ) from None
 if tuple(out.shape) == (2, 6, 16):
-    raise AssertionError("your output has one row per source token: in cross-attention the "
-                         "queries come from the decoder (x), the keys and values from memory.")
+    raise AssertionError(
+        "your output has one row per source token: in cross-attention the "
+        "queries come from the decoder (x), the keys and values from memory."
+    )
 expect_shape(out, (2, 4, 16), "DecoderLayer output for x (2, 4, 16) and memory (2, 6, 16)")
 assert isinstance(layer.cross_attn, MultiHeadAttention), "cross_attn should be a MultiHeadAttention"
 assert torch.allclose(out.mean(-1), torch.zeros(2, 4), atol=1e-5) and torch.allclose(
-    out.var(-1, unbiased=False), torch.ones(2, 4), atol=1e-3), (
-    "each output vector should have mean 0 and variance 1: the layer ends with norm3(x + ffn(x)).")
+    out.var(-1, unbiased=False), torch.ones(2, 4), atol=1e-3
+), "each output vector should have mean 0 and variance 1: the layer ends with norm3(x + ffn(x))."
 passed("one output per target token, normalised")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_native_multi_head_attention",
+]
 for b, t_tgt, t_src, d_model, h in [(1, 1, 1, 8, 2), (3, 1, 5, 6, 3), (2, 5, 1, 12, 1)]:
     block = DecoderLayer(d_model, h, 2 * d_model)
-    with from_scratch("DecoderLayer", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.DecoderLayer]):
+    with from_scratch("DecoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.DecoderLayer]):
         y = block(torch.randn(b, t_tgt, d_model), torch.randn(b, t_src, d_model))
-    expect_shape(y, (b, t_tgt, d_model),
-                 f"DecoderLayer output for T_tgt = {t_tgt}, T_src = {t_src}, d_model = {d_model}")
+    expect_shape(
+        y,
+        (b, t_tgt, d_model),
+        f"DecoderLayer output for T_tgt = {t_tgt}, T_src = {t_src}, d_model = {d_model}",
+    )
     assert block.cross_attn is not block.self_attn, (
-        "cross_attn and self_attn are one module: they need their own weights")
+        "cross_attn and self_attn are one module: they need their own weights"
+    )
     norms = [getattr(block, name, None) for name in ("norm1", "norm2", "norm3")]
     assert all(isinstance(n, nn.LayerNorm) for n in norms), (
-        "norm1, norm2 and norm3 should be nn.LayerNorm(d_model)")
+        "norm1, norm2 and norm3 should be nn.LayerNorm(d_model)"
+    )
     assert len({id(n) for n in norms}) == 3, "norm1, norm2, norm3 must be three separate modules"
 passed("T_tgt = 1, T_src = 1, separate attentions and norms")
 ### END HIDDEN TESTS
@@ -678,13 +747,17 @@ later_changed = torch.cat([x[:, :2], torch.randn(1, 2, 16)], dim=1)  # positions
 try:
     before = layer(x, memory, causal)[:, :2]
 except RuntimeError as error:
-    raise AssertionError(f"DecoderLayer raised RuntimeError ({error}) for x (1, 4, 16), memory "
-                         "(1, 6, 16) and a (4, 4) tgt_mask: the self-attention takes tgt_mask, "
-                         "the cross-attention (queries x, keys and values memory) src_mask.") from None
-expect_close(layer(later_changed, memory, causal)[:, :2], before,
-             "outputs 0 and 1 after changing target positions 2 and 3, with a look-ahead mask",
-             mistakes={"the future leaks: pass tgt_mask to the self-attention.":
-                       layer(later_changed, memory)[:, :2]})
+    raise AssertionError(
+        f"DecoderLayer raised RuntimeError ({error}) for x (1, 4, 16), memory "
+        "(1, 6, 16) and a (4, 4) tgt_mask: the self-attention takes tgt_mask, "
+        "the cross-attention (queries x, keys and values memory) src_mask."
+    ) from None
+expect_close(
+    layer(later_changed, memory, causal)[:, :2],
+    before,
+    "outputs 0 and 1 after changing target positions 2 and 3, with a look-ahead mask",
+    mistakes={"the future leaks: pass tgt_mask to the self-attention.": layer(later_changed, memory)[:, :2]},
+)
 passed("with the look-ahead mask, no output depends on later target positions")
 ### BEGIN HIDDEN TESTS
 import copy
@@ -694,8 +767,11 @@ import torch.nn.functional as F
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_native_multi_head_attention",
+]
 cases = [(3, 4, 6, 8, 2, 16), (2, 5, 5, 6, 3, 10), (2, 1, 3, 4, 1, 5)]  # T_src = T_tgt in case 2
 for seed, (b, t_tgt, t_src, d_model, h, d_ff) in enumerate(cases):
     torch.manual_seed(40 + seed)
@@ -736,41 +812,55 @@ for seed, (b, t_tgt, t_src, d_model, h, d_ff) in enumerate(cases):
             "the cross-attention sublayer has no residual: norm2(x + cross_attn(x, memory, "
             "memory, src_mask)).": theirs.norm3(unkept + ffn(unkept)),
             "pre-norm: you normalise the sublayer's input; this layer is post-norm, "
-            "x = norm(x + sublayer(x)).":
-                pre_norm(x, memory, tgt_mask=blocked_tgt, memory_mask=blocked_src),
-            "the look-ahead mask is missing: pass tgt_mask to the self-attention.":
-                layer_with(None, cross_ok),
-            "the cross-attention ignores src_mask: pass it with memory.":
-                layer_with(tgt_mask, lambda z: attend(theirs.multihead_attn, z, memory, None)),
-            "you use norm2 after the feed-forward network too: it has its own norm3.":
-                layer_with(tgt_mask, cross_ok, (theirs.norm1, theirs.norm2, theirs.norm2)),
-            "you use norm1 after every sublayer: each has its own (norm1, norm2, norm3).":
-                layer_with(tgt_mask, cross_ok, (theirs.norm1,) * 3),
+            "x = norm(x + sublayer(x)).": pre_norm(x, memory, tgt_mask=blocked_tgt, memory_mask=blocked_src),
+            "the look-ahead mask is missing: pass tgt_mask to the self-attention.": layer_with(
+                None, cross_ok
+            ),
+            "the cross-attention ignores src_mask: pass it with memory.": layer_with(
+                tgt_mask, lambda z: attend(theirs.multihead_attn, z, memory, None)
+            ),
+            "you use norm2 after the feed-forward network too: it has its own norm3.": layer_with(
+                tgt_mask, cross_ok, (theirs.norm1, theirs.norm2, theirs.norm2)
+            ),
+            "you use norm1 after every sublayer: each has its own (norm1, norm2, norm3).": layer_with(
+                tgt_mask, cross_ok, (theirs.norm1,) * 3
+            ),
         }
         if t_src == t_tgt:  # the mistakes that only run when the lengths agree
-            mistakes.update({
-                "your cross-attention takes its queries from memory: queries come from the "
-                "decoder (x), keys and values from memory.":
-                    layer_with(tgt_mask, lambda z: theirs.multihead_attn(
-                        memory, z, z, attn_mask=blocked_src, need_weights=False)[0]),
-                "your second attention reads the decoder again: take its keys and values from "
-                "memory, the encoder's output.":
-                    layer_with(tgt_mask, lambda z: attend(theirs.multihead_attn, z, z, src_mask)),
-                "tgt_mask and src_mask are swapped: the self-attention takes tgt_mask, the "
-                "cross-attention src_mask.":
-                    layer_with(src_mask, lambda z: attend(theirs.multihead_attn, z, memory,
-                                                          tgt_mask)),
-            })
-    what = (f"DecoderLayer({d_model}, {h}, {d_ff}) with T_tgt = {t_tgt}, T_src = {t_src} and "
-            "padding + look-ahead masks, against nn.TransformerDecoderLayer with the same weights")
+            mistakes.update(
+                {
+                    "your cross-attention takes its queries from memory: queries come from the "
+                    "decoder (x), keys and values from memory.": layer_with(
+                        tgt_mask,
+                        lambda z: theirs.multihead_attn(
+                            memory, z, z, attn_mask=blocked_src, need_weights=False
+                        )[0],
+                    ),
+                    "your second attention reads the decoder again: take its keys and values from "
+                    "memory, the encoder's output.": layer_with(
+                        tgt_mask, lambda z: attend(theirs.multihead_attn, z, z, src_mask)
+                    ),
+                    "tgt_mask and src_mask are swapped: the self-attention takes tgt_mask, the "
+                    "cross-attention src_mask.": layer_with(
+                        src_mask, lambda z: attend(theirs.multihead_attn, z, memory, tgt_mask)
+                    ),
+                }
+            )
+    what = (
+        f"DecoderLayer({d_model}, {h}, {d_ff}) with T_tgt = {t_tgt}, T_src = {t_src} and "
+        "padding + look-ahead masks, against nn.TransformerDecoderLayer with the same weights"
+    )
     try:
-        with from_scratch("DecoderLayer", torch_functions=TORCH_ATTENTION,
-                          reference=[reference.DecoderLayer]):
+        with from_scratch(
+            "DecoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.DecoderLayer]
+        ):
             out = ours(x, memory, tgt_mask, src_mask)
     except RuntimeError as crash:
-        raise AssertionError(f"{what} raised RuntimeError ({crash}). Self-attention: x, x, x "
-                             "with tgt_mask; cross-attention: queries x, keys and values memory, "
-                             "with src_mask.") from None
+        raise AssertionError(
+            f"{what} raised RuntimeError ({crash}). Self-attention: x, x, x "
+            "with tgt_mask; cross-attention: queries x, keys and values memory, "
+            "with src_mask."
+        ) from None
     expect_close(out, expected, what, mistakes=mistakes)
 passed("equal to nn.TransformerDecoderLayer in float64, with T_src ≠ T_tgt and masks")
 ### END HIDDEN TESTS
@@ -783,10 +873,13 @@ memory = torch.randn(2, 5, 8, requires_grad=True)
 try:
     layer(x, memory).pow(2).sum().backward()
 except RuntimeError as error:
-    raise AssertionError(f"DecoderLayer raised RuntimeError ({error}) for x (2, 3, 8) and memory "
-                         "(2, 5, 8): queries from x, keys and values from memory.") from None
+    raise AssertionError(
+        f"DecoderLayer raised RuntimeError ({error}) for x (2, 3, 8) and memory "
+        "(2, 5, 8): queries from x, keys and values from memory."
+    ) from None
 assert memory.grad is not None and memory.grad.abs().sum() > 0, (
-    "no gradient reached memory: the cross-attention's keys and values come from memory")
+    "no gradient reached memory: the cross-attention's keys and values come from memory"
+)
 assert layer.norm3.weight.grad is not None, "no gradient reached norm3: is it used last?"
 passed("gradients reach memory and norm3")
 ### BEGIN HIDDEN TESTS
@@ -794,8 +887,11 @@ import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 from transformer_course.oracles import parameter_pairs
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_native_multi_head_attention",
+]
 torch.manual_seed(44)
 theirs = randomize_(nn.TransformerDecoderLayer(6, 2, 10, dropout=0.0, batch_first=True).double(), 4)
 ours = DecoderLayer(6, 2, 10).double()
@@ -807,15 +903,23 @@ src_mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None,
 leaves = [t.clone().requires_grad_() for t in (x, memory, x, memory)]
 upstream = torch.randn(2, 3, 6, dtype=torch.float64)
 try:
-    with from_scratch("DecoderLayer", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.DecoderLayer]):
+    with from_scratch("DecoderLayer", torch_functions=TORCH_ATTENTION, reference=[reference.DecoderLayer]):
         (ours(leaves[0], leaves[1], tgt_mask, src_mask) * upstream).sum().backward()
 except RuntimeError as crash:
-    raise AssertionError(f"DecoderLayer raised RuntimeError ({crash}) with T_tgt = 3, T_src = 5 "
-                         "and masks: the self-attention takes tgt_mask, the cross-attention "
-                         "src_mask.") from None
-(theirs(leaves[2], leaves[3], tgt_mask=torch_mask(tgt_mask, 2, 2, 3, 3),
-        memory_mask=torch_mask(src_mask, 2, 2, 3, 5)) * upstream).sum().backward()
+    raise AssertionError(
+        f"DecoderLayer raised RuntimeError ({crash}) with T_tgt = 3, T_src = 5 "
+        "and masks: the self-attention takes tgt_mask, the cross-attention "
+        "src_mask."
+    ) from None
+(
+    theirs(
+        leaves[2],
+        leaves[3],
+        tgt_mask=torch_mask(tgt_mask, 2, 2, 3, 3),
+        memory_mask=torch_mask(src_mask, 2, 2, 3, 5),
+    )
+    * upstream
+).sum().backward()
 expect_close(leaves[0].grad, leaves[2].grad, "gradient with respect to x")
 expect_close(leaves[1].grad, leaves[3].grad, "gradient with respect to memory")
 for name, mine, other, rows in parameter_pairs(ours, theirs):
@@ -876,9 +980,7 @@ class Encoder(nn.Module):
         output: (B, T_src, d_model), the context vectors.
     """
 
-    def __init__(
-        self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0
-    ):
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         ### BEGIN SOLUTION
         self.layers = nn.ModuleList(
@@ -898,18 +1000,24 @@ class Encoder(nn.Module):
 torch.manual_seed(8)
 encoder = Encoder(d_model=16, num_heads=4, num_layers=3, d_ff=32)
 assert isinstance(encoder.layers, nn.ModuleList) and len(encoder.layers) == 3, (
-    "layers should be an nn.ModuleList of num_layers = 3 EncoderLayer")
+    "layers should be an nn.ModuleList of num_layers = 3 EncoderLayer"
+)
 assert len({id(layer) for layer in encoder.layers}) == 3, (
     "your layers are one module repeated: build a new EncoderLayer for each of the "
-    "num_layers positions (a comprehension, not [layer] * num_layers).")
+    "num_layers positions (a comprehension, not [layer] * num_layers)."
+)
 expect_shape(encoder(torch.randn(2, 5, 16)), (2, 5, 16), "Encoder output for (2, 5, 16)")
 passed("three separate layers, output shaped like the input")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
 torch.manual_seed(50)
 stack = randomize_(Encoder(d_model=6, num_heads=2, num_layers=3, d_ff=10).double().eval(), 50)
 x = torch.randn(3, 5, 6, dtype=torch.float64)
@@ -919,23 +1027,30 @@ with torch.no_grad():
     for block in stack.layers:  # your own layers, chained
         expected, unmasked = block(expected, mask), block(unmasked)
     mistakes = {
-        "each layer reads the encoder's input: feed every layer the previous layer's output.":
-            stack.layers[-1](x, mask),
+        "each layer reads the encoder's input: feed every layer the previous layer's output.": stack.layers[
+            -1
+        ](x, mask),
         "only the first layer runs: loop over every layer.": stack.layers[0](x, mask),
         "the layers don't get src_mask: pass it to every layer.": unmasked,
-        "you add a LayerNorm after the last layer: each post-norm layer already ends with one.":
-            nn.functional.layer_norm(expected, (6,)),
+        "you add a LayerNorm after the last layer: "
+        "each post-norm layer already ends with one.": nn.functional.layer_norm(expected, (6,)),
     }
-with from_scratch("Encoder", torch_functions=TORCH_ATTENTION,
-                  reference=[reference.Encoder, reference.EncoderLayer]):
+with from_scratch(
+    "Encoder", torch_functions=TORCH_ATTENTION, reference=[reference.Encoder, reference.EncoderLayer]
+):
     out = stack(x, mask)
-expect_close(out, expected, "Encoder(num_layers=3) against its own three layers applied in turn",
-             mistakes=mistakes)
-with from_scratch("Encoder", torch_functions=TORCH_ATTENTION,
-                  reference=[reference.Encoder, reference.EncoderLayer]):
+expect_close(
+    out, expected, "Encoder(num_layers=3) against its own three layers applied in turn", mistakes=mistakes
+)
+with from_scratch(
+    "Encoder", torch_functions=TORCH_ATTENTION, reference=[reference.Encoder, reference.EncoderLayer]
+):
     single = Encoder(d_model=6, num_heads=3, num_layers=1, d_ff=4)
-    expect_close(single(x[:, :1].float()), single.layers[0](x[:, :1].float()),
-                 "Encoder(num_layers=1) on one token, against its layer")
+    expect_close(
+        single(x[:, :1].float()),
+        single.layers[0](x[:, :1].float()),
+        "Encoder(num_layers=1) on one token, against its layer",
+    )
 passed("every layer reads the previous layer's output, with the mask")
 ### END HIDDEN TESTS
 
@@ -944,9 +1059,14 @@ torch.manual_seed(9)
 encoder = Encoder(d_model=16, num_heads=4, num_layers=2, d_ff=32).eval()
 x = torch.randn(1, 4, 16)
 first = encoder.layers[0](x)
-expect_close(encoder(x), encoder.layers[1](first), "Encoder(num_layers=2) output",
-             mistakes={"the second layer reads the encoder's input: give it the first layer's "
-                       "output.": encoder.layers[1](x)})
+expect_close(
+    encoder(x),
+    encoder.layers[1](first),
+    "Encoder(num_layers=2) output",
+    mistakes={
+        "the second layer reads the encoder's input: give it the first layer's output.": encoder.layers[1](x)
+    },
+)
 passed("layer 2 reads layer 1's output")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -954,13 +1074,20 @@ import torch.nn.functional as F
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
 for seed, (b, t, d_model, h, n) in enumerate([(3, 6, 8, 2, 3), (2, 1, 6, 3, 2)]):
     torch.manual_seed(60 + seed)
     theirs = nn.TransformerEncoder(
         nn.TransformerEncoderLayer(d_model, h, 2 * d_model, dropout=0.0, batch_first=True),
-        n, norm=None, enable_nested_tensor=False)
+        n,
+        norm=None,
+        enable_nested_tensor=False,
+    )
     theirs = randomize_(theirs.double(), 60 + seed)
     ours = Encoder(d_model, h, n, 2 * d_model).double().eval()
     load_torch_weights(ours, theirs)
@@ -975,14 +1102,19 @@ for seed, (b, t, d_model, h, n) in enumerate([(3, 6, 8, 2, 3), (2, 1, 6, 3, 2)])
         mistakes = {
             "you add a LayerNorm after the last layer: each post-norm layer already ends with "
             "one (nn.TransformerEncoder's norm=None).": F.layer_norm(expected, (d_model,)),
-            "all your layers share one set of weights: build num_layers separate "
-            "EncoderLayer.": repeated,
+            "all your layers share one set of weights: build num_layers separate EncoderLayer.": repeated,
         }
-    with from_scratch("Encoder", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.Encoder, reference.EncoderLayer]):
+    with from_scratch(
+        "Encoder", torch_functions=TORCH_ATTENTION, reference=[reference.Encoder, reference.EncoderLayer]
+    ):
         out = ours(x, mask)
-    expect_close(out, expected, f"Encoder with {n} layers on {b}×{t} tokens, against "
-                 "nn.TransformerEncoder (norm=None) with the same weights", mistakes=mistakes)
+    expect_close(
+        out,
+        expected,
+        f"Encoder with {n} layers on {b}×{t} tokens, against "
+        "nn.TransformerEncoder (norm=None) with the same weights",
+        mistakes=mistakes,
+    )
 passed("equal to nn.TransformerEncoder with copied weights, in float64")
 ### END HIDDEN TESTS
 
@@ -1004,9 +1136,7 @@ class Decoder(nn.Module):
         output: (B, T_tgt, d_model).
     """
 
-    def __init__(
-        self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0
-    ):
+    def __init__(self, d_model: int, num_heads: int, num_layers: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         ### BEGIN SOLUTION
         self.layers = nn.ModuleList(
@@ -1032,9 +1162,11 @@ class Decoder(nn.Module):
 torch.manual_seed(10)
 decoder = Decoder(d_model=16, num_heads=4, num_layers=3, d_ff=32)
 assert isinstance(decoder.layers, nn.ModuleList) and len(decoder.layers) == 3, (
-    "layers should be an nn.ModuleList of num_layers = 3 DecoderLayer")
+    "layers should be an nn.ModuleList of num_layers = 3 DecoderLayer"
+)
 assert len({id(layer) for layer in decoder.layers}) == 3, (
-    "your layers are one module repeated: build a new DecoderLayer for each position.")
+    "your layers are one module repeated: build a new DecoderLayer for each position."
+)
 out = decoder(torch.randn(2, 4, 16), torch.randn(2, 6, 16))  # T_tgt = 4, T_src = 6
 expect_shape(out, (2, 4, 16), "Decoder output for x (2, 4, 16) and memory (2, 6, 16)")
 passed("three separate layers, one output per target token")
@@ -1042,8 +1174,11 @@ passed("three separate layers, one output per target token")
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_native_multi_head_attention",
+]
 for seed, t_src in enumerate([5, 7]):  # equal lengths let the wrong memory run, too
     torch.manual_seed(70 + seed)
     stack = randomize_(Decoder(d_model=6, num_heads=2, num_layers=3, d_ff=10).double(), 70)
@@ -1059,9 +1194,9 @@ for seed, t_src in enumerate([5, 7]):  # equal lengths let the wrong memory run,
         mistakes = {
             "each layer reads the decoder's input: feed every layer the previous layer's "
             "output.": stack.layers[-1](x, memory, tgt_mask, src_mask),
-            "the layers don't get src_mask: pass it to every layer.":
-                stack.layers[2](stack.layers[1](stack.layers[0](x, memory, tgt_mask),
-                                                memory, tgt_mask), memory, tgt_mask),
+            "the layers don't get src_mask: pass it to every layer.": stack.layers[2](
+                stack.layers[1](stack.layers[0](x, memory, tgt_mask), memory, tgt_mask), memory, tgt_mask
+            ),
             "you add a LayerNorm after the last layer: each post-norm layer already ends with "
             "one.": nn.functional.layer_norm(expected, (6,)),
         }
@@ -1070,18 +1205,27 @@ for seed, t_src in enumerate([5, 7]):  # equal lengths let the wrong memory run,
             for block in stack.layers:
                 wrong = block(wrong, previous, tgt_mask, src_mask)
                 previous = wrong
-            mistakes["layers after the first get the previous decoder layer's output as memory: "
-                     "every layer gets the encoder's output, memory."] = wrong
+            mistakes[
+                "layers after the first get the previous decoder layer's output as memory: "
+                "every layer gets the encoder's output, memory."
+            ] = wrong
     try:
-        with from_scratch("Decoder", torch_functions=TORCH_ATTENTION,
-                          reference=[reference.Decoder, reference.DecoderLayer]):
+        with from_scratch(
+            "Decoder", torch_functions=TORCH_ATTENTION, reference=[reference.Decoder, reference.DecoderLayer]
+        ):
             out = stack(x, memory, tgt_mask, src_mask)
     except RuntimeError as crash:
-        raise AssertionError(f"Decoder raised RuntimeError ({crash}) for T_tgt = 5, T_src = "
-                             f"{t_src}: give every layer the encoder's output, memory, with "
-                             "src_mask.") from None
-    expect_close(out, expected, f"Decoder(num_layers=3), T_tgt = 5, T_src = {t_src}, against its "
-                 "own layers each given memory", mistakes=mistakes)
+        raise AssertionError(
+            f"Decoder raised RuntimeError ({crash}) for T_tgt = 5, T_src = "
+            f"{t_src}: give every layer the encoder's output, memory, with "
+            "src_mask."
+        ) from None
+    expect_close(
+        out,
+        expected,
+        f"Decoder(num_layers=3), T_tgt = 5, T_src = {t_src}, against its own layers each given memory",
+        mistakes=mistakes,
+    )
 passed("every decoder layer reads the previous layer's output and the encoder's output")
 ### END HIDDEN TESTS
 
@@ -1090,9 +1234,15 @@ torch.manual_seed(11)
 decoder = Decoder(d_model=16, num_heads=4, num_layers=2, d_ff=32).eval()
 x, memory = torch.randn(1, 3, 16), torch.randn(1, 5, 16)
 first = decoder.layers[0](x, memory)
-expect_close(decoder(x, memory), decoder.layers[1](first, memory), "Decoder(num_layers=2) output",
-             mistakes={"the second layer reads the decoder's input: give it the first layer's "
-                       "output (and memory).": decoder.layers[1](x, memory)})
+expect_close(
+    decoder(x, memory),
+    decoder.layers[1](first, memory),
+    "Decoder(num_layers=2) output",
+    mistakes={
+        "the second layer reads the decoder's input: give it the first layer's "
+        "output (and memory).": decoder.layers[1](x, memory)
+    },
+)
 passed("layer 2 reads layer 1's output and memory")
 ### BEGIN HIDDEN TESTS
 import torch.nn.functional as F
@@ -1100,13 +1250,16 @@ import torch.nn.functional as F
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_native_multi_head_attention"]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_native_multi_head_attention",
+]
 for seed, (b, t_tgt, t_src, d_model, h, n) in enumerate([(3, 4, 6, 8, 2, 3), (2, 1, 1, 6, 3, 2)]):
     torch.manual_seed(80 + seed)
     theirs = nn.TransformerDecoder(
-        nn.TransformerDecoderLayer(d_model, h, 2 * d_model, dropout=0.0, batch_first=True),
-        n, norm=None)
+        nn.TransformerDecoderLayer(d_model, h, 2 * d_model, dropout=0.0, batch_first=True), n, norm=None
+    )
     theirs = randomize_(theirs.double(), 80 + seed)
     ours = Decoder(d_model, h, n, 2 * d_model).double().eval()
     load_torch_weights(ours, theirs)
@@ -1121,20 +1274,23 @@ for seed, (b, t_tgt, t_src, d_model, h, n) in enumerate([(3, 4, 6, 8, 2, 3), (2,
         expected = theirs(x, memory, tgt_mask=blocked_tgt, memory_mask=blocked_src)
         repeated = x
         for _ in range(n):
-            repeated = theirs.layers[-1](repeated, memory, tgt_mask=blocked_tgt,
-                                         memory_mask=blocked_src)
+            repeated = theirs.layers[-1](repeated, memory, tgt_mask=blocked_tgt, memory_mask=blocked_src)
         mistakes = {
             "you add a LayerNorm after the last layer: each post-norm layer already ends with "
             "one (nn.TransformerDecoder's norm=None).": F.layer_norm(expected, (d_model,)),
-            "all your layers share one set of weights: build num_layers separate "
-            "DecoderLayer.": repeated,
+            "all your layers share one set of weights: build num_layers separate DecoderLayer.": repeated,
         }
-    with from_scratch("Decoder", torch_functions=TORCH_ATTENTION,
-                      reference=[reference.Decoder, reference.DecoderLayer]):
+    with from_scratch(
+        "Decoder", torch_functions=TORCH_ATTENTION, reference=[reference.Decoder, reference.DecoderLayer]
+    ):
         out = ours(x, memory, tgt_mask, src_mask)
-    expect_close(out, expected, f"Decoder with {n} layers, T_tgt = {t_tgt}, T_src = {t_src}, "
-                 "against nn.TransformerDecoder (norm=None) with the same weights",
-                 mistakes=mistakes)
+    expect_close(
+        out,
+        expected,
+        f"Decoder with {n} layers, T_tgt = {t_tgt}, T_src = {t_src}, "
+        "against nn.TransformerDecoder (norm=None) with the same weights",
+        mistakes=mistakes,
+    )
 passed("equal to nn.TransformerDecoder with copied weights, in float64")
 ### END HIDDEN TESTS
 
@@ -1152,14 +1308,18 @@ for i in range(n_layers):
         ax.add_patch(plt.Rectangle((x0, y), 2, height, facecolor=color, edgecolor="black"))
         ax.text(x0 + 1, y + height / 2, f"{name} {i + 1}", ha="center", va="center")
         if i > 0:  # the previous layer's output
-            ax.annotate("", (x0 + 1, y), (x0 + 1, y - gap + height),
-                        arrowprops={"arrowstyle": "->"})
-    ax.annotate("", (4, y + height / 2), (2, top - 0.1),
-                arrowprops={"arrowstyle": "->", "color": "tab:red"})
+            ax.annotate("", (x0 + 1, y), (x0 + 1, y - gap + height), arrowprops={"arrowstyle": "->"})
+    ax.annotate("", (4, y + height / 2), (2, top - 0.1), arrowprops={"arrowstyle": "->", "color": "tab:red"})
 ax.text(1, -0.45, "입력 임베딩 + PE", ha="center")
 ax.text(5, -0.45, "디코더 입력 임베딩 + PE", ha="center")
-ax.annotate("Linear, softmax: 다음 토큰", (5, top), (5, top + 0.5), ha="center", va="bottom",
-            arrowprops={"arrowstyle": "<-"})
+ax.annotate(
+    "Linear, softmax: 다음 토큰",
+    (5, top),
+    (5, top + 0.5),
+    ha="center",
+    va="bottom",
+    arrowprops={"arrowstyle": "<-"},
+)
 ax.text(2.1, top, "memory (인코더 출력)", color="tab:red", fontsize=9, va="bottom")
 ax.set_xlim(-0.5, 6.5)
 ax.set_ylim(-0.8, top + 0.9)
@@ -1182,14 +1342,12 @@ def record_key(module, args, kwargs, output):
     seen_keys.append(args[1] if len(args) > 1 else kwargs["key"])
 
 
-hooks = [layer.cross_attn.register_forward_hook(record_key, with_kwargs=True)
-         for layer in decoder.layers]
+hooks = [layer.cross_attn.register_forward_hook(record_key, with_kwargs=True) for layer in decoder.layers]
 decoder(torch.randn(1, 3, 16), memory)
 for hook in hooks:
     hook.remove()
 for i, key in enumerate(seen_keys, start=1):
-    print(f"decoder layer {i}: cross-attention keys are the encoder's output:",
-          torch.equal(key, memory))
+    print(f"decoder layer {i}: cross-attention keys are the encoder's output:", torch.equal(key, memory))
 
 # %% [markdown]
 # ## 5. The whole Transformer
@@ -1324,40 +1482,62 @@ class Transformer(nn.Module):
 
 # %% nbgrader={"grade": true, "grade_id": "test_Transformer_shapes", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(13)
-model = Transformer(src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32,
-                    dropout=0.0, max_len=20).eval()
+model = Transformer(
+    src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=20
+).eval()
 src = torch.tensor([[3, 4, 5, 6, 7], [3, 4, 5, 0, 0]])  # 0 is padding
 tgt = torch.tensor([[1, 8, 9, 10], [1, 8, 9, 0]])
 src_mask, tgt_mask = padding_mask(src, 0), decoder_mask(tgt, 0)
 memory = model.encode(src, src_mask)
 expect_shape(memory, (2, 5, 16), "encode(src, src_mask): (B, T_src, d_model)")
-expect_shape(model.decode(tgt, memory, tgt_mask, src_mask), (2, 4, 16),
-             "decode(tgt, memory, tgt_mask, src_mask): (B, T_tgt, d_model)")
-expect_shape(model(src, tgt, src_mask, tgt_mask), (2, 4, 13),
-             "forward(src, tgt, src_mask, tgt_mask): logits (B, T_tgt, tgt_vocab)")
+expect_shape(
+    model.decode(tgt, memory, tgt_mask, src_mask),
+    (2, 4, 16),
+    "decode(tgt, memory, tgt_mask, src_mask): (B, T_tgt, d_model)",
+)
+expect_shape(
+    model(src, tgt, src_mask, tgt_mask),
+    (2, 4, 13),
+    "forward(src, tgt, src_mask, tgt_mask): logits (B, T_tgt, tgt_vocab)",
+)
 assert isinstance(model.encoder, Encoder) and isinstance(model.decoder, Decoder), (
-    "model.encoder should be your Encoder and model.decoder your Decoder")
+    "model.encoder should be your Encoder and model.decoder your Decoder"
+)
 assert isinstance(model.encoder.layers[0].self_attn, MultiHeadAttention), (
-    "the layers should use the course's MultiHeadAttention (lesson 08 swaps it for a fused one)")
+    "the layers should use the course's MultiHeadAttention (lesson 08 swaps it for a fused one)"
+)
 passed("encode, decode and forward give the shapes of the docstring")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
-LESSON = [reference.Transformer, reference.Encoder, reference.Decoder, reference.EncoderLayer,
-          reference.DecoderLayer]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
+LESSON = [
+    reference.Transformer,
+    reference.Encoder,
+    reference.Decoder,
+    reference.EncoderLayer,
+    reference.DecoderLayer,
+]
 default = Transformer(7, 9)
 assert isinstance(getattr(default, "pe", None), torch.Tensor), (
-    "keep the positional encoding as a buffer named pe: self.register_buffer('pe', ...)")
+    "keep the positional encoding as a buffer named pe: self.register_buffer('pe', ...)"
+)
 expect_shape(default.pe, (256, 128), "pe of Transformer(7, 9), (max_len, d_model) by default")
 assert len(default.encoder.layers) == 2 and len(default.decoder.layers) == 2, (
-    "Transformer(7, 9) should have num_layers = 2 encoder and decoder layers by default")
+    "Transformer(7, 9) should have num_layers = 2 encoder and decoder layers by default"
+)
 assert isinstance(default.generator, nn.Linear) and default.generator.out_features == 9, (
-    "generator should be nn.Linear(d_model, tgt_vocab)")
+    "generator should be nn.Linear(d_model, tgt_vocab)"
+)
 assert default.src_embed.num_embeddings == 7 and default.tgt_embed.num_embeddings == 9, (
-    "src_embed should have src_vocab rows and tgt_embed tgt_vocab rows")
+    "src_embed should have src_vocab rows and tgt_embed tgt_vocab rows"
+)
 small = Transformer(5, 6, d_model=8, num_heads=2, num_layers=1, d_ff=8, dropout=0.0).eval()
 for b, t_src, t_tgt in [(1, 1, 1), (3, 1, 4), (2, 6, 1)]:
     src, tgt = torch.randint(0, 5, (b, t_src)), torch.randint(0, 6, (b, t_tgt))
@@ -1369,29 +1549,49 @@ passed("default sizes, T = 1, no source mask")
 
 # %% nbgrader={"grade": true, "grade_id": "test_Transformer_embeds_and_stacks", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(14)
-model = Transformer(src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32,
-                    dropout=0.0, max_len=20).eval()
+model = Transformer(
+    src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=20
+).eval()
 src = torch.tensor([[3, 4, 5]])
 x = model.src_embed(src) * 4 + positional_encoding(20, 16)[:3]  # √d_model = 4
-expect_close(model.encode(src, None), model.encoder(x), "encode(src) against encoder(embedding)",
-             mistakes={"the embeddings are not scaled: multiply them by √d_model before adding "
-                       "the positional encoding.": model.encoder(x - model.src_embed(src) * 3)})
+expect_close(
+    model.encode(src, None),
+    model.encoder(x),
+    "encode(src) against encoder(embedding)",
+    mistakes={
+        "the embeddings are not scaled: multiply them by √d_model before adding "
+        "the positional encoding.": model.encoder(x - model.src_embed(src) * 3)
+    },
+)
 passed("encode = encoder(embedding · √d_model + PE)")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
-LESSON = [reference.Transformer, reference.Encoder, reference.Decoder, reference.EncoderLayer,
-          reference.DecoderLayer]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
+LESSON = [
+    reference.Transformer,
+    reference.Encoder,
+    reference.Decoder,
+    reference.EncoderLayer,
+    reference.DecoderLayer,
+]
 torch.manual_seed(90)
 d_model, max_len = 8, 12
-model = Transformer(9, 11, d_model=d_model, num_heads=2, num_layers=2, d_ff=12, dropout=0.0,
-                    max_len=max_len).double().eval()
+model = (
+    Transformer(9, 11, d_model=d_model, num_heads=2, num_layers=2, d_ff=12, dropout=0.0, max_len=max_len)
+    .double()
+    .eval()
+)
 randomize_(model, 90)
 angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (
-    (2 * (torch.arange(d_model) // 2)).double() / d_model)
+    (2 * (torch.arange(d_model) // 2)).double() / d_model
+)
 table = torch.where(torch.arange(d_model) % 2 == 0, torch.sin(angles), torch.cos(angles))
 with torch.no_grad():
     model.pe.copy_(table)  # the exact encoding, so that float64 comparisons are exact
@@ -1401,6 +1601,7 @@ src_mask = (torch.arange(5) < torch.tensor([5, 3])[:, None])[:, None, None, :]
 tgt_mask = torch.ones(4, 4, dtype=torch.bool).tril()
 root = math.sqrt(d_model)
 with torch.no_grad():
+
     def encoded(scale=root, pe_times=1):
         return model.encoder(model.src_embed(src) * scale + pe_times * table[:5], src_mask)
 
@@ -1412,59 +1613,88 @@ with torch.no_grad():
     hints = {
         "the embeddings are not scaled: multiply them by √d_model.": {"scale": 1.0},
         "the embeddings are multiplied by d_model: multiply by √d_model.": {"scale": d_model},
-        "the positional encoding is missing: add self.pe[:T] to the scaled embeddings.":
-            {"pe_times": 0},
+        "the positional encoding is missing: add self.pe[:T] to the scaled embeddings.": {"pe_times": 0},
         "the positional encoding is added twice: add it once, in embed.": {"pe_times": 2},
     }
     encode_mistakes = {hint: encoded(**kw) for hint, kw in hints.items()}
     decode_mistakes = {hint: decoded(memory, **kw) for hint, kw in hints.items()}
     decode_mistakes["decode embeds the target with src_embed: use tgt_embed."] = decoded(
-        memory, embedding=model.src_embed)
+        memory, embedding=model.src_embed
+    )
     logits = model.generator(decoded(memory))
 with from_scratch("Transformer", torch_functions=TORCH_ATTENTION, reference=LESSON):
     got_memory = model.encode(src, src_mask)
     got_decoded = model.decode(tgt, memory, tgt_mask, src_mask)
     got_logits = model(src, tgt, src_mask, tgt_mask)
-expect_close(got_memory, memory, "encode(src, src_mask) against your encoder on "
-             "embedding · √d_model + PE", mistakes=encode_mistakes)
-expect_close(got_decoded, decoded(memory), "decode(tgt, memory, tgt_mask, src_mask) against your "
-             "decoder on embedding · √d_model + PE", mistakes=decode_mistakes)
-expect_close(got_logits, logits, "forward(src, tgt, src_mask, tgt_mask) against generator(decode("
-             "tgt, encode(src)))", mistakes={
-    "forward returns probabilities: return the generator's logits (the loss applies the "
-    "softmax).": torch.softmax(logits, dim=-1),
-    "forward returns log-probabilities: return the generator's raw logits.":
-        torch.log_softmax(logits, dim=-1),
-})
+expect_close(
+    got_memory,
+    memory,
+    "encode(src, src_mask) against your encoder on embedding · √d_model + PE",
+    mistakes=encode_mistakes,
+)
+expect_close(
+    got_decoded,
+    decoded(memory),
+    "decode(tgt, memory, tgt_mask, src_mask) against your decoder on embedding · √d_model + PE",
+    mistakes=decode_mistakes,
+)
+expect_close(
+    got_logits,
+    logits,
+    "forward(src, tgt, src_mask, tgt_mask) against generator(decode(tgt, encode(src)))",
+    mistakes={
+        "forward returns probabilities: return the generator's logits (the loss applies the "
+        "softmax).": torch.softmax(logits, dim=-1),
+        "forward returns log-probabilities: return the generator's raw logits.": torch.log_softmax(
+            logits, dim=-1
+        ),
+    },
+)
 passed("encode, decode and forward combine the embeddings, PE, your stacks and the generator")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_Transformer_matches_torch", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(15)
-model = Transformer(src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32,
-                    dropout=0.0, max_len=20).eval()
+model = Transformer(
+    src_vocab=11, tgt_vocab=13, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.0, max_len=20
+).eval()
 src, tgt = torch.tensor([[3, 4, 5, 6]]), torch.tensor([[1, 8, 9]])
 memory = model.encode(src, None)
-expect_close(model(src, tgt, None, None), model.generator(model.decode(tgt, memory, None, None)),
-             "forward(src, tgt) against generator(decode(tgt, encode(src)))")
+expect_close(
+    model(src, tgt, None, None),
+    model.generator(model.decode(tgt, memory, None, None)),
+    "forward(src, tgt) against generator(decode(tgt, encode(src)))",
+)
 passed("forward = generator(decode(tgt, encode(src)))")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
-LESSON = [reference.Transformer, reference.Encoder, reference.Decoder, reference.EncoderLayer,
-          reference.DecoderLayer]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
+LESSON = [
+    reference.Transformer,
+    reference.Encoder,
+    reference.Decoder,
+    reference.EncoderLayer,
+    reference.DecoderLayer,
+]
 src_vocab, tgt_vocab, d_model, h, n, d_ff, max_len = 10, 12, 8, 2, 2, 16, 16
 torch.manual_seed(100)
-ours = Transformer(src_vocab, tgt_vocab, d_model, h, n, d_ff, dropout=0.0,
-                   max_len=max_len).double().eval()
+ours = Transformer(src_vocab, tgt_vocab, d_model, h, n, d_ff, dropout=0.0, max_len=max_len).double().eval()
 torch_encoder = nn.TransformerEncoder(
-    nn.TransformerEncoderLayer(d_model, h, d_ff, dropout=0.0, batch_first=True), n, norm=None,
-    enable_nested_tensor=False)
+    nn.TransformerEncoderLayer(d_model, h, d_ff, dropout=0.0, batch_first=True),
+    n,
+    norm=None,
+    enable_nested_tensor=False,
+)
 torch_decoder = nn.TransformerDecoder(
-    nn.TransformerDecoderLayer(d_model, h, d_ff, dropout=0.0, batch_first=True), n, norm=None)
+    nn.TransformerDecoderLayer(d_model, h, d_ff, dropout=0.0, batch_first=True), n, norm=None
+)
 torch_encoder = randomize_(torch_encoder.double(), 100)
 torch_decoder = randomize_(torch_decoder.double(), 101)
 load_torch_weights(ours.encoder, torch_encoder)
@@ -1475,7 +1705,8 @@ tgt_table = torch.randn(tgt_vocab, d_model, generator=g, dtype=torch.float64) / 
 w_out = torch.randn(tgt_vocab, d_model, generator=g, dtype=torch.float64) / d_model**0.5
 b_out = torch.randn(tgt_vocab, generator=g, dtype=torch.float64)
 angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (
-    (2 * (torch.arange(d_model) // 2)).double() / d_model)
+    (2 * (torch.arange(d_model) // 2)).double() / d_model
+)
 table = torch.where(torch.arange(d_model) % 2 == 0, torch.sin(angles), torch.cos(angles))
 with torch.no_grad():
     ours.src_embed.weight.copy_(src_table)
@@ -1493,69 +1724,103 @@ for b, t_src, t_tgt in [(3, 6, 4), (2, 1, 5), (2, 4, 1)]:
     src_mask = (src != 0)[:, None, None, :]
     tgt_mask = (tgt != 0)[:, None, None, :] & torch.ones(t_tgt, t_tgt, dtype=torch.bool).tril()
     with torch.no_grad():
-        def oracle(scale=math.sqrt(d_model), pe_times=1):
-            memory = torch_encoder(src_table[src] * scale + pe_times * table[:t_src],
-                                   mask=torch_mask(src_mask, b, h, t_src, t_src))
-            y = torch_decoder(tgt_table[tgt] * scale + pe_times * table[:t_tgt], memory,
-                              tgt_mask=torch_mask(tgt_mask, b, h, t_tgt, t_tgt),
-                              memory_mask=torch_mask(src_mask, b, h, t_tgt, t_src))
+        root_d_model = math.sqrt(d_model)
+
+        def oracle(scale=root_d_model, pe_times=1):
+            memory = torch_encoder(
+                src_table[src] * scale + pe_times * table[:t_src],
+                mask=torch_mask(src_mask, b, h, t_src, t_src),
+            )
+            y = torch_decoder(
+                tgt_table[tgt] * scale + pe_times * table[:t_tgt],
+                memory,
+                tgt_mask=torch_mask(tgt_mask, b, h, t_tgt, t_tgt),
+                memory_mask=torch_mask(src_mask, b, h, t_tgt, t_src),
+            )
             return y @ w_out.T + b_out  # (B, T_tgt, tgt_vocab)
 
         expected = oracle()
         mistakes = {
             "the embeddings are not scaled: multiply them by √d_model.": oracle(scale=1.0),
-            "the positional encoding is missing: add it to the scaled embeddings.":
-                oracle(pe_times=0),
+            "the positional encoding is missing: add it to the scaled embeddings.": oracle(pe_times=0),
             "the positional encoding is added twice: add it once.": oracle(pe_times=2),
-            "forward returns probabilities: return the generator's logits.":
-                torch.softmax(expected, dim=-1),
+            "forward returns probabilities: return the generator's logits.": torch.softmax(expected, dim=-1),
         }
     what = f"Transformer logits for B = {b}, T_src = {t_src}, T_tgt = {t_tgt} with padding"
     try:
         with from_scratch("Transformer", torch_functions=TORCH_ATTENTION, reference=LESSON):
             logits = ours(src, tgt, src_mask, tgt_mask)
     except RuntimeError as crash:
-        raise AssertionError(f"{what} raised RuntimeError ({crash}): encode with src_mask, "
-                             "decode with tgt_mask for the self-attention and src_mask for the "
-                             "cross-attention; take PE rows by position, self.pe[:T].") from None
-    expect_close(logits, expected, what + ", against nn.TransformerEncoder/Decoder with the "
-                 "same weights", mistakes=mistakes)
+        raise AssertionError(
+            f"{what} raised RuntimeError ({crash}): encode with src_mask, "
+            "decode with tgt_mask for the self-attention and src_mask for the "
+            "cross-attention; take PE rows by position, self.pe[:T]."
+        ) from None
+    expect_close(
+        logits,
+        expected,
+        what + ", against nn.TransformerEncoder/Decoder with the same weights",
+        mistakes=mistakes,
+    )
 passed("equal to PyTorch's encoder and decoder stacks with copied weights, in float64")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_Transformer_masks_and_buffers", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 torch.manual_seed(16)
-model = Transformer(src_vocab=10, tgt_vocab=12, d_model=16, num_heads=2, num_layers=2, d_ff=32,
-                    dropout=0.0).eval()
+model = Transformer(
+    src_vocab=10, tgt_vocab=12, d_model=16, num_heads=2, num_layers=2, d_ff=32, dropout=0.0
+).eval()
 src, tgt = torch.tensor([[4, 5, 6, 0]]), torch.tensor([[1, 7, 8, 9]])
 logits = model(src, tgt, padding_mask(src, 0), decoder_mask(tgt, 0))
 changed = torch.tensor([[1, 7, 8, 2]])  # the last target token differs
-expect_close(model(src, changed, padding_mask(src, 0), decoder_mask(changed, 0))[:, :3],
-             logits[:, :3], "logits of target positions 0-2 after changing token 3")
+expect_close(
+    model(src, changed, padding_mask(src, 0), decoder_mask(changed, 0))[:, :3],
+    logits[:, :3],
+    "logits of target positions 0-2 after changing token 3",
+)
 assert "pe" not in dict(model.named_parameters()), (
-    "pe is a parameter: store the positional encoding with register_buffer, it is not learned")
+    "pe is a parameter: store the positional encoding with register_buffer, it is not learned"
+)
 passed("no future target token changes an earlier prediction; pe is not a parameter")
 ### BEGIN HIDDEN TESTS
 import transformer_course.model as reference
 from transformer_course.checks import from_scratch
 
-TORCH_ATTENTION = ["multi_head_attention_forward", "scaled_dot_product_attention",
-                   "_transformer_encoder_layer_fwd", "_native_multi_head_attention"]
-LESSON = [reference.Transformer, reference.Encoder, reference.Decoder, reference.EncoderLayer,
-          reference.DecoderLayer]
+TORCH_ATTENTION = [
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+    "_transformer_encoder_layer_fwd",
+    "_native_multi_head_attention",
+]
+LESSON = [
+    reference.Transformer,
+    reference.Encoder,
+    reference.Decoder,
+    reference.EncoderLayer,
+    reference.DecoderLayer,
+]
 torch.manual_seed(110)
-model = Transformer(10, 12, d_model=8, num_heads=2, num_layers=2, d_ff=16, dropout=0.0,
-                    max_len=30).double().eval()
+model = (
+    Transformer(10, 12, d_model=8, num_heads=2, num_layers=2, d_ff=16, dropout=0.0, max_len=30)
+    .double()
+    .eval()
+)
 src = torch.tensor([[4, 5, 6, 0, 0], [4, 5, 6, 7, 8]])
 other_padding = torch.tensor([[4, 5, 6, 9, 3], [4, 5, 6, 7, 8]])  # same real tokens
 tgt = torch.tensor([[1, 7, 8], [1, 2, 3]])
 src_mask = torch.tensor([[True, True, True, False, False], [True] * 5])[:, None, None, :]
 tgt_mask = torch.ones(3, 3, dtype=torch.bool).tril()
 with from_scratch("Transformer", torch_functions=TORCH_ATTENTION, reference=LESSON):
-    expect_close(model(other_padding, tgt, src_mask, tgt_mask), model(src, tgt, src_mask, tgt_mask),
-                 "logits after changing the source tokens under padding (src_mask False)",
-                 mistakes={"the padding leaks: pass src_mask to the encoder and to the decoder's "
-                           "cross-attention.": model(src, tgt, None, tgt_mask)})
+    expect_close(
+        model(other_padding, tgt, src_mask, tgt_mask),
+        model(src, tgt, src_mask, tgt_mask),
+        "logits after changing the source tokens under padding (src_mask False)",
+        mistakes={
+            "the padding leaks: pass src_mask to the encoder and to the decoder's cross-attention.": model(
+                src, tgt, None, tgt_mask
+            )
+        },
+    )
 # pe: a buffer, not a parameter; the parameters are exactly those of PyTorch's stacks.
 buffers = dict(model.named_buffers())
 assert "pe" in buffers, "register the positional encoding as a buffer named pe"
@@ -1564,9 +1829,12 @@ stacks += sum(p.numel() for p in nn.TransformerDecoderLayer(8, 2, 16).parameters
 expected = 2 * stacks + (10 + 12) * 8 + 8 * 12 + 12  # layers, embeddings, generator
 count = sum(p.numel() for p in model.parameters())
 assert count != expected + 30 * 8, (
-    "the positional encoding is a parameter: it is fixed, so register it as a buffer")
-assert count == expected, (f"your Transformer has {count} parameters, expected {expected}: two "
-                           "embeddings, 2 encoder and 2 decoder layers, and the generator")
+    "the positional encoding is a parameter: it is fixed, so register it as a buffer"
+)
+assert count == expected, (
+    f"your Transformer has {count} parameters, expected {expected}: two "
+    "embeddings, 2 encoder and 2 decoder layers, and the generator"
+)
 expect_close(buffers["pe"].float(), positional_encoding(30, 8), "the pe buffer")
 # Dropout: active in train(), gone in eval().
 noisy = Transformer(10, 12, d_model=8, num_heads=2, num_layers=1, d_ff=16, dropout=0.5)
@@ -1574,10 +1842,14 @@ src32, tgt32 = torch.randint(1, 10, (2, 6)), torch.randint(1, 12, (2, 5))
 noisy.train()
 assert not torch.equal(noisy(src32, tgt32, None, None), noisy(src32, tgt32, None, None)), (
     "Transformer(dropout=0.5) gives the same output twice in train mode: apply self.dropout "
-    "after adding the positional encoding (and pass dropout to the stacks)")
+    "after adding the positional encoding (and pass dropout to the stacks)"
+)
 noisy.eval()
-expect_close(noisy(src32, tgt32, None, None), noisy(src32, tgt32, None, None),
-             "two eval-mode outputs of Transformer(dropout=0.5)")
+expect_close(
+    noisy(src32, tgt32, None, None),
+    noisy(src32, tgt32, None, None),
+    "two eval-mode outputs of Transformer(dropout=0.5)",
+)
 passed("padding never leaks, pe is a buffer, dropout only in training")
 ### END HIDDEN TESTS
 
@@ -1588,7 +1860,8 @@ for name in ("src_embed", "tgt_embed"):
     std = getattr(model, name).weight.std().item()
     assert abs(std - 64**-0.5) < 0.1 * 64**-0.5, (
         f"{name}'s weights have standard deviation {std:.3f}, expected 1/√d_model = 0.125: set "
-        "them with nn.init.normal_ after the Xavier initialisation")
+        "them with nn.init.normal_ after the Xavier initialisation"
+    )
 passed("the embeddings start at N(0, 1/d_model)")
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(120)
@@ -1601,16 +1874,19 @@ for name, p in model.named_parameters():
     bound = math.sqrt(6 / (fan_in + fan_out))
     assert p.abs().max().item() <= bound + 1e-6, (
         f"{name} has values beyond the Xavier bound {bound:.3f}: initialise every matrix with "
-        "nn.init.xavier_uniform_")
+        "nn.init.xavier_uniform_"
+    )
     std = p.std().item()
     assert abs(std - bound / math.sqrt(3)) < 0.05 * bound / math.sqrt(3), (
         f"{name} has standard deviation {std:.4f}, expected {bound / math.sqrt(3):.4f} for "
-        "Xavier-uniform: call nn.init.xavier_uniform_ on every parameter with dim() > 1")
-for name, size in (("src_embed", 300), ("tgt_embed", 200)):
+        "Xavier-uniform: call nn.init.xavier_uniform_ on every parameter with dim() > 1"
+    )
+for name in ("src_embed", "tgt_embed"):
     weight = getattr(model, name).weight
     assert abs(weight.mean().item()) < 0.01 and abs(weight.std().item() - 0.125) < 0.00625, (
         f"{name} should start at N(0, 1/d_model): nn.init.normal_(weight, std=d_model ** -0.5) "
-        "after the Xavier initialisation")
+        "after the Xavier initialisation"
+    )
 passed("Xavier-uniform matrices, N(0, 1/d_model) embeddings")
 ### END HIDDEN TESTS
 

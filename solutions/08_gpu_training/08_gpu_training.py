@@ -63,7 +63,13 @@ from transformer_course.data import (
     pad,
     phenomena,
 )
-from transformer_course.evidence import attention_maps, claims_table, it_resolution, mapping_vs_order, reordering
+from transformer_course.evidence import (
+    attention_maps,
+    claims_table,
+    it_resolution,
+    mapping_vs_order,
+    reordering,
+)
 from transformer_course.fast import use_fused_attention
 from transformer_course.masking import decoder_mask, padding_mask, shift_right
 from transformer_course.model import Transformer
@@ -119,7 +125,8 @@ def pick_device() -> torch.device:
 # %% nbgrader={"grade": true, "grade_id": "test_pick_device", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 device = pick_device()
 assert isinstance(device, torch.device), (
-    f"pick_device returned {type(device).__name__}: return a torch.device, e.g. torch.device('cuda').")
+    f"pick_device returned {type(device).__name__}: return a torch.device, e.g. torch.device('cuda')."
+)
 if torch.cuda.is_available():
     assert device.type == "cuda", f"this machine has CUDA, but pick_device chose {device}."
 elif not torch.backends.mps.is_available():
@@ -142,15 +149,21 @@ def device_with(cuda, mps):
         torch.cuda.is_available, torch.backends.mps.is_available = saved
 
 
-for cuda, mps, expected in [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"),
-                            (False, False, "cpu")]:
+for cuda, mps, expected in [
+    (True, True, "cuda"),
+    (True, False, "cuda"),
+    (False, True, "mps"),
+    (False, False, "cpu"),
+]:
     chosen = device_with(cuda, mps)
     assert isinstance(chosen, torch.device), (
-        f"pick_device returned {chosen!r}: return a torch.device, not a string.")
+        f"pick_device returned {chosen!r}: return a torch.device, not a string."
+    )
     machine = f"CUDA {'available' if cuda else 'absent'}, MPS {'available' if mps else 'absent'}"
     assert chosen.type == expected, (
         f"with {machine}, pick_device chose {chosen}, not {expected}: check CUDA first, then MPS "
-        "(torch.backends.mps.is_available()), and fall back to the CPU only when neither is there.")
+        "(torch.backends.mps.is_available()), and fall back to the CPU only when neither is there."
+    )
 passed("CUDA first, then MPS, then the CPU")
 ### END HIDDEN TESTS
 
@@ -206,14 +219,17 @@ def make_batch(
     """
     ### BEGIN SOLUTION
     pairs = [Pair(*p) if isinstance(p, tuple) else p for p in pairs]
-    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs],
-              src_vocab.pad_id).to(device)  # (B, S)
-    tgt_output = pad([[*tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs],
-                     tgt_vocab.pad_id).to(device)  # (B, T)
+    src = pad([[*src_vocab.encode(p.english), src_vocab.eos_id] for p in pairs], src_vocab.pad_id).to(
+        device
+    )  # (B, S)
+    tgt_output = pad([[*tgt_vocab.encode(p.korean), tgt_vocab.eos_id] for p in pairs], tgt_vocab.pad_id).to(
+        device
+    )  # (B, T)
     # Shifting moves each row's EOS one place right; where that lands on padding it is
     # padding again, so the decoder never reads EOS.
     tgt_input = shift_right(tgt_output, tgt_vocab.bos_id).masked_fill(
-        tgt_output == tgt_vocab.pad_id, tgt_vocab.pad_id)  # (B, T)
+        tgt_output == tgt_vocab.pad_id, tgt_vocab.pad_id
+    )  # (B, T)
     return TranslationBatch(
         src=src,
         tgt_input=tgt_input,
@@ -234,21 +250,37 @@ rose, cat = KOREAN_VOCAB.encode("장미 는 꽃 이다"), KOREAN_VOCAB.encode("�
 expect_shape(batch.src, (2, 6), "batch.src (2 sentences; the longest has 5 words, then <eos>)")
 expect_shape(batch.tgt_output, (2, 5), "batch.tgt_output (4 Korean tokens, then <eos>)")
 expect_shape(batch.tgt_input, (2, 5), "batch.tgt_input (<bos>, then 4 Korean tokens)")
-expect_close(batch.src[0], torch.tensor([*ENGLISH_VOCAB.encode("the rose is a flower"), eos]),
-             "src of 'the rose is a flower' (its ids, then <eos>)")
-expect_close(batch.tgt_output[0], torch.tensor([*rose, eos]),
-             "tgt_output of '장미 는 꽃 이다' (the target ids, then <eos>)", mistakes={
-    "your tgt_output starts with <bos>: tgt_input and tgt_output are swapped. The decoder reads "
-    "<bos> + targets and must predict targets + <eos>.": torch.tensor([bos, *rose])})
-expect_close(batch.tgt_input[0], torch.tensor([bos, *rose]), "tgt_input of '장미 는 꽃 이다'", mistakes={
-    "off by one: your tgt_input equals tgt_output, so the decoder would read the very token it "
-    "must predict. Shift it right: <bos> first, then the targets without <eos>.":
-        torch.tensor([*rose, eos])})
+expect_close(
+    batch.src[0],
+    torch.tensor([*ENGLISH_VOCAB.encode("the rose is a flower"), eos]),
+    "src of 'the rose is a flower' (its ids, then <eos>)",
+)
+expect_close(
+    batch.tgt_output[0],
+    torch.tensor([*rose, eos]),
+    "tgt_output of '장미 는 꽃 이다' (the target ids, then <eos>)",
+    mistakes={
+        "your tgt_output starts with <bos>: tgt_input and tgt_output are swapped. The decoder reads "
+        "<bos> + targets and must predict targets + <eos>.": torch.tensor([bos, *rose])
+    },
+)
+expect_close(
+    batch.tgt_input[0],
+    torch.tensor([bos, *rose]),
+    "tgt_input of '장미 는 꽃 이다'",
+    mistakes={
+        "off by one: your tgt_input equals tgt_output, so the decoder would read the very token it "
+        "must predict. Shift it right: <bos> first, then the targets without <eos>.": torch.tensor(
+            [*rose, eos]
+        )
+    },
+)
 expect_close(batch.tgt_output[1], torch.tensor([*cat, eos, 0]), "tgt_output of '고양이 는 잔다', padded")
 expect_close(batch.tgt_input[1], torch.tensor([bos, *cat, 0]), "tgt_input of '고양이 는 잔다', padded")
 assert batch.n_tokens == 9 and isinstance(batch.n_tokens, int), (
     f"n_tokens is {batch.n_tokens!r}: count the non-padding tokens of tgt_output (4 + 1 and 3 + 1), "
-    "as a Python int.")
+    "as a Python int."
+)
 assert batch.pad_id == 0, f"pad_id is {batch.pad_id!r}: use the target vocabulary's pad_id."
 passed("one batch of two pairs: src, tgt_input, tgt_output, n_tokens")
 ### BEGIN HIDDEN TESTS
@@ -273,25 +305,45 @@ for pairs in groups:
     out = padded([i + [2] for i in ids])
     inp = padded([[1] + i for i in ids])
     what = f"a batch of {len(pairs)} pair(s)"
-    expect_close(batch.src, src, f"src of {what}", mistakes={
-        "src lacks <eos>: end every source sentence with the source vocabulary's eos_id.":
-            padded([[ENGLISH_VOCAB.tokens.index(w) for w in e.split()] for e in english])})
-    expect_close(batch.tgt_output, out, f"tgt_output of {what}", mistakes={
-        "tgt_output lacks <eos>: without it the model never learns to stop.": padded(ids),
-        "your tgt_output starts with <bos>: that is the decoder's input; the output is the "
-        "targets then <eos>.": padded([[1] + i for i in ids])})
+    expect_close(
+        batch.src,
+        src,
+        f"src of {what}",
+        mistakes={
+            "src lacks <eos>: end every source sentence with the source vocabulary's eos_id.": padded(
+                [[ENGLISH_VOCAB.tokens.index(w) for w in e.split()] for e in english]
+            )
+        },
+    )
+    expect_close(
+        batch.tgt_output,
+        out,
+        f"tgt_output of {what}",
+        mistakes={
+            "tgt_output lacks <eos>: without it the model never learns to stop.": padded(ids),
+            "your tgt_output starts with <bos>: that is the decoder's input; the output is the "
+            "targets then <eos>.": padded([[1] + i for i in ids]),
+        },
+    )
     real = out != 0  # the positions the loss counts; what the decoder reads beyond them is free
     shown = batch.tgt_input.masked_fill(~real, 0) if batch.tgt_input.shape == inp.shape else batch.tgt_input
-    expect_close(shown, inp, f"tgt_input of {what} (where tgt_output is not padding)", mistakes={
-        "off by one: your tgt_input equals tgt_output, so the decoder reads the very token it must "
-        "predict (the loss drops to zero and the model learns to copy). Shift right: <bos> first.":
-            out,
-        "your tgt_input is <bos> + targets + <eos>, one longer than tgt_output: the decoder reads "
-        "<bos> + targets, and tgt_output is targets + <eos>, the same length.":
-            padded([[1] + i + [2] for i in ids])})
+    expect_close(
+        shown,
+        inp,
+        f"tgt_input of {what} (where tgt_output is not padding)",
+        mistakes={
+            "off by one: your tgt_input equals tgt_output, so the decoder reads the very token it must "
+            "predict (the loss drops to zero and the model learns to copy). Shift right: <bos> first.": out,
+            "your tgt_input is <bos> + targets + <eos>, one longer than tgt_output: the decoder reads "
+            "<bos> + targets, and tgt_output is targets + <eos>, the same length.": padded(
+                [[1] + i + [2] for i in ids]
+            ),
+        },
+    )
     assert batch.n_tokens == int(real.sum()), (
         f"n_tokens of {what} is {batch.n_tokens}, expected {int(real.sum())}: count the tokens of "
-        "tgt_output that are not padding (<eos> included).")
+        "tgt_output that are not padding (<eos> included)."
+    )
     assert batch.pad_id == KOREAN_VOCAB.pad_id, "pad_id must be the target vocabulary's pad_id."
 passed("teacher forcing on batches of 1, 5, 7 and 12 pairs, Pairs and tuples")
 ### END HIDDEN TESTS
@@ -302,13 +354,15 @@ batch = make_batch(example, ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
 expect_shape(batch.src_mask, (2, 1, 1, 6), "batch.src_mask")
 expect_shape(batch.tgt_mask, (2, 1, 5, 5), "batch.tgt_mask")
 assert batch.src_mask.dtype == torch.bool and batch.tgt_mask.dtype == torch.bool, (
-    "the masks must be boolean, True where attention is allowed: use padding_mask and decoder_mask.")
+    "the masks must be boolean, True where attention is allowed: use padding_mask and decoder_mask."
+)
 assert batch.src_mask[1, 0, 0].tolist() == [True, True, True, True, False, False], (
-    "src_mask of 'the cat sleeps <eos> <pad> <pad>' must be True on its 4 tokens and False on "
-    "the padding.")
+    "src_mask of 'the cat sleeps <eos> <pad> <pad>' must be True on its 4 tokens and False on the padding."
+)
 assert batch.tgt_mask[0, 0].tolist() == torch.ones(5, 5, dtype=torch.bool).tril().tolist(), (
     "tgt_mask of a row without padding must be the look-ahead mask, True on and below the "
-    "diagonal: use decoder_mask(tgt_input, pad_id).")
+    "diagonal: use decoder_mask(tgt_input, pad_id)."
+)
 passed("the masks of a batch of two pairs")
 ### BEGIN HIDDEN TESTS
 import transformer_course.training as reference
@@ -323,11 +377,18 @@ for pairs in [drawn[:9], drawn[9:10], drawn[10:13]]:
     expect_shape(batch.src_mask, (B, 1, 1, S), f"src_mask of {B} pair(s)")
     expect_shape(batch.tgt_mask, (B, 1, T, T), f"tgt_mask of {B} pair(s)")
     assert batch.src_mask.dtype == torch.bool and batch.tgt_mask.dtype == torch.bool, (
-        "the masks must be boolean, True where attention is allowed.")
+        "the masks must be boolean, True where attention is allowed."
+    )
     src_real = torch.tensor([[i < len(p.english.split()) + 1 for i in range(S)] for p in pairs])
-    expect_close(batch.src_mask[:, 0, 0].long(), src_real.long(), f"src_mask of {B} pair(s)", mistakes={
-        "src_mask is True on padding and False on words: True must mean 'attention allowed' "
-        "(padding_mask(src, pad_id)).": (~src_real).long()})
+    expect_close(
+        batch.src_mask[:, 0, 0].long(),
+        src_real.long(),
+        f"src_mask of {B} pair(s)",
+        mistakes={
+            "src_mask is True on padding and False on words: True must mean 'attention allowed' "
+            "(padding_mask(src, pad_id)).": (~src_real).long()
+        },
+    )
     lengths = torch.tensor([len(p.korean.split()) + 1 for p in pairs])  # targets + <eos>
     pos = torch.arange(T)
     real_key = pos[None, :] < lengths[:, None]  # (B, T)
@@ -336,10 +397,18 @@ for pairs in [drawn[:9], drawn[9:10], drawn[10:13]]:
     # Rows of padded queries feed no loss: only the real query rows are compared.
     real_query = real_key[:, :, None]
     got = batch.tgt_mask[:, 0].long().masked_fill(~real_query, 0)
-    expect_close(got, expected.masked_fill(~real_query, 0), f"tgt_mask of {B} pair(s)", mistakes={
-        "tgt_mask lets positions see later ones: combine the padding mask with the look-ahead "
-        "mask (decoder_mask does both).": real_key[:, None, :].expand(B, T, T).long().masked_fill(
-            ~real_query, 0)})
+    expect_close(
+        got,
+        expected.masked_fill(~real_query, 0),
+        f"tgt_mask of {B} pair(s)",
+        mistakes={
+            "tgt_mask lets positions see later ones: combine the padding mask with the look-ahead "
+            "mask (decoder_mask does both).": real_key[:, None, :]
+            .expand(B, T, T)
+            .long()
+            .masked_fill(~real_query, 0)
+        },
+    )
 passed("padding and look-ahead masks on batches of 1, 3 and 9 pairs")
 ### END HIDDEN TESTS
 
@@ -350,13 +419,16 @@ passed("padding and look-ahead masks on batches of 1, 3 and 9 pairs")
 # %%
 batch = make_batch(splits.train[:4], ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
 fig, axes = plt.subplots(3, 1, figsize=(11, 6.5))
-for ax, name, vocab in zip(axes, ("src", "tgt_input", "tgt_output"),
-                           (ENGLISH_VOCAB, KOREAN_VOCAB, KOREAN_VOCAB), strict=True):
+for ax, name, vocab in zip(
+    axes, ("src", "tgt_input", "tgt_output"), (ENGLISH_VOCAB, KOREAN_VOCAB, KOREAN_VOCAB), strict=True
+):
     ids = getattr(batch, name)
     ax.imshow(ids != 0, cmap="Blues", vmin=0, vmax=2.5, aspect="auto")
-    for (row, col), token in zip(torch.cartesian_prod(torch.arange(ids.size(0)),
-                                                      torch.arange(ids.size(1))).tolist(),
-                                 ids.flatten().tolist(), strict=True):
+    for (row, col), token in zip(
+        torch.cartesian_prod(torch.arange(ids.size(0)), torch.arange(ids.size(1))).tolist(),
+        ids.flatten().tolist(),
+        strict=True,
+    ):
         ax.text(col, row, vocab.tokens[token], ha="center", va="center", fontsize=8)
     ax.set_title(f"batch.{name} {tuple(ids.shape)}")
     ax.set_xticks([])
@@ -404,8 +476,12 @@ def sequence_loss(
     """
     ### BEGIN SOLUTION
     V = logits.size(-1)
-    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1),  # (N, V), (N,)
-                           ignore_index=pad_id, label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits.reshape(-1, V),
+        targets.reshape(-1),  # (N, V), (N,)
+        ignore_index=pad_id,
+        label_smoothing=label_smoothing,
+    )
     ### END SOLUTION
 
 
@@ -416,12 +492,19 @@ log_p = logits.log_softmax(-1)
 expected = -(log_p[0, 0, 2] + log_p[0, 1, 1]) / 2
 loss = sequence_loss(logits, targets, pad_id=0)
 expect_shape(loss, (), "sequence_loss (a single number)")
-expect_close(loss, expected, "sequence_loss of two real tokens and one padding token", mistakes={
-    "your loss counts the padding position: leave out targets equal to pad_id "
-    "(F.cross_entropy's ignore_index).": -(log_p[0, 0, 2] + log_p[0, 1, 1] + log_p[0, 2, 0]) / 3,
-    "your loss sums over the tokens: average over the non-padding ones.": 2 * expected,
-    "you divide by every position, padding included: divide by the number of real tokens.":
-        2 * expected / 3})
+expect_close(
+    loss,
+    expected,
+    "sequence_loss of two real tokens and one padding token",
+    mistakes={
+        "your loss counts the padding position: leave out targets equal to pad_id "
+        "(F.cross_entropy's ignore_index).": -(log_p[0, 0, 2] + log_p[0, 1, 1] + log_p[0, 2, 0]) / 3,
+        "your loss sums over the tokens: average over the non-padding ones.": 2 * expected,
+        "you divide by every position, padding included: divide by the number of real tokens.": 2
+        * expected
+        / 3,
+    },
+)
 passed("padding left out of the average")
 ### BEGIN HIDDEN TESTS
 import transformer_course.training as reference
@@ -438,8 +521,12 @@ def parts(logits, targets, pad_id, eps):
 
 
 gen = torch.Generator().manual_seed(11)
-for shape, V, pad_id, dtype in [((3, 7), 11, 0, torch.float64), ((1, 1), 5, 3, torch.float64),
-                                ((2, 3, 5), 9, 1, torch.float64), ((4, 6), 13, 0, torch.float32)]:
+for shape, V, pad_id, dtype in [
+    ((3, 7), 11, 0, torch.float64),
+    ((1, 1), 5, 3, torch.float64),
+    ((2, 3, 5), 9, 1, torch.float64),
+    ((4, 6), 13, 0, torch.float32),
+]:
     logits = torch.randn(*shape, V, generator=gen, dtype=dtype) * 2
     targets = torch.randint(0, V, shape, generator=gen)
     targets[..., -1] = pad_id  # padding at the end of every row ...
@@ -448,19 +535,26 @@ for shape, V, pad_id, dtype in [((3, 7), 11, 0, torch.float64), ((1, 1), 5, 3, t
     n = real.sum()
     with from_scratch("sequence_loss", reference=[reference.sequence_loss]):
         loss = sequence_loss(logits, targets, pad_id)
-    expect_close(loss, (per * real).sum() / n, f"sequence_loss of logits {tuple(logits.shape)}, "
-                 f"{dtype}, pad_id={pad_id}", mistakes={
-        "your loss counts the padding positions: leave out targets equal to pad_id "
-        "(ignore_index=pad_id), whatever pad_id is.": per.mean(),
-        "your loss sums over the tokens: average over the non-padding ones.": (per * real).sum(),
-        "you divide by every position, padding included: divide by the number of real tokens.":
-            (per * real).sum() / real.numel(),
-        "you average each sentence, then the sentences: average over all real tokens at once, "
-        "so that every token weighs the same.":
-            ((per * real).sum(-1) / real.sum(-1).clamp_min(1)).mean(),
-        "your loss ignores pad_id and leaves out id 0: use the pad_id argument.":
-            (per * (targets != 0)).sum() / (targets != 0).sum().clamp_min(1),
-    })
+    expect_close(
+        loss,
+        (per * real).sum() / n,
+        f"sequence_loss of logits {tuple(logits.shape)}, {dtype}, pad_id={pad_id}",
+        mistakes={
+            "your loss counts the padding positions: leave out targets equal to pad_id "
+            "(ignore_index=pad_id), whatever pad_id is.": per.mean(),
+            "your loss sums over the tokens: average over the non-padding ones.": (per * real).sum(),
+            "you divide by every position, padding included: divide by the number of real tokens.": (
+                per * real
+            ).sum()
+            / real.numel(),
+            "you average each sentence, then the sentences: average over all real tokens at once, "
+            "so that every token weighs the same.": ((per * real).sum(-1) / real.sum(-1).clamp_min(1)).mean(),
+            "your loss ignores pad_id and leaves out id 0: use the pad_id argument.": (
+                per * (targets != 0)
+            ).sum()
+            / (targets != 0).sum().clamp_min(1),
+        },
+    )
 passed("sequence_loss against a computation by hand: float32 and float64, pad_id 0, 1 and 3, T = 1")
 ### END HIDDEN TESTS
 
@@ -471,14 +565,21 @@ log_p = logits.log_softmax(-1)
 smoothed = sequence_loss(logits, targets, pad_id=0, label_smoothing=0.1)
 # Each real token: 0.9 · (−log p of the target) + 0.1 · (mean of −log p over the 4 tokens).
 per_token = 0.9 * -torch.stack([log_p[0, 0, 2], log_p[0, 1, 1]]) + 0.1 * -log_p[0, :2].mean(-1)
-expect_close(smoothed, per_token.mean(), "sequence_loss with label_smoothing=0.1", mistakes={
-    "label_smoothing has no effect: pass it on (F.cross_entropy(..., label_smoothing=...)).":
-        -(log_p[0, 0, 2] + log_p[0, 1, 1]) / 2})
+expect_close(
+    smoothed,
+    per_token.mean(),
+    "sequence_loss with label_smoothing=0.1",
+    mistakes={
+        "label_smoothing has no effect: pass it on (F.cross_entropy(..., label_smoothing=...)).": -(
+            log_p[0, 0, 2] + log_p[0, 1, 1]
+        )
+        / 2
+    },
+)
 passed("label smoothing")
 ### BEGIN HIDDEN TESTS
 import transformer_course.training as reference
 from transformer_course.checks import from_scratch
-
 
 
 def parts(logits, targets, pad_id, eps):
@@ -502,17 +603,23 @@ for shape, V, pad_id, eps in [((3, 5), 8, 0, 0.1), ((2, 2, 4), 6, 2, 0.3), ((1, 
     with from_scratch("sequence_loss", reference=[reference.sequence_loss]):
         loss = sequence_loss(logits, targets, pad_id, label_smoothing=eps)
     what = f"sequence_loss(label_smoothing={eps}) of logits {tuple(shape)} x {V}, float64"
-    expect_close(loss, expected, what, mistakes={
-        "label_smoothing has no effect: pass it on to the cross-entropy.": (nll * real).sum() / n,
-        "your smoothing spreads ε over the V − 1 wrong tokens: spread it over all V tokens, as "
-        "F.cross_entropy's label_smoothing does.": (((1 - eps) * nll + eps * spread) * real).sum() / n,
-        "your loss counts the padding positions: leave out targets equal to pad_id.": per.mean(),
-    })
+    expect_close(
+        loss,
+        expected,
+        what,
+        mistakes={
+            "label_smoothing has no effect: pass it on to the cross-entropy.": (nll * real).sum() / n,
+            "your smoothing spreads ε over the V − 1 wrong tokens: spread it over all V tokens, as "
+            "F.cross_entropy's label_smoothing does.": (((1 - eps) * nll + eps * spread) * real).sum() / n,
+            "your loss counts the padding positions: leave out targets equal to pad_id.": per.mean(),
+        },
+    )
     (grad,) = torch.autograd.grad(loss, logits)
     (expected_grad,) = torch.autograd.grad(expected, logits)
     expect_close(grad, expected_grad, f"the gradient of {what} with respect to the logits")
     assert (grad[targets == pad_id] == 0).all(), (
-        "the gradient reaches padded positions: they must not affect the loss at all.")
+        "the gradient reaches padded positions: they must not affect the loss at all."
+    )
 passed("label smoothing and gradients against a computation by hand, float64")
 ### END HIDDEN TESTS
 
@@ -570,23 +677,35 @@ def noam_lr(step: int, d_model: int, warmup: int) -> float:
     """
     ### BEGIN SOLUTION
     if step < 1:
-        raise ValueError(f"noam_lr is defined for step >= 1 (step^-0.5 is infinite at 0), got "
-                         f"step={step}; with LambdaLR, pass step + 1.")
+        raise ValueError(
+            f"noam_lr is defined for step >= 1 (step^-0.5 is infinite at 0), got "
+            f"step={step}; with LambdaLR, pass step + 1."
+        )
     return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_noam_lr_values", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-expect_close(torch.tensor(float(noam_lr(1, 512, 4000))), torch.tensor(512**-0.5 * 4000**-1.5),
-             "noam_lr(1, 512, 4000), the first step of the warm-up", mistakes={
-    "at step 1 your rate is d_model^-0.5 · step^-0.5: take the min of step^-0.5 and "
-    "step · warmup^-1.5.": torch.tensor(512**-0.5),
-    "your warm-up term uses warmup^-0.5: it is step · warmup^-1.5.":
-        torch.tensor(512**-0.5 * 4000**-0.5)})
-expect_close(torch.tensor(float(noam_lr(4000, 512, 4000))), torch.tensor((512 * 4000) ** -0.5),
-             "noam_lr(4000, 512, 4000), the peak at step = warmup")
-expect_close(torch.tensor(float(noam_lr(16000, 512, 4000))), torch.tensor(512**-0.5 * 16000**-0.5),
-             "noam_lr(16000, 512, 4000), after the warm-up")
+expect_close(
+    torch.tensor(float(noam_lr(1, 512, 4000))),
+    torch.tensor(512**-0.5 * 4000**-1.5),
+    "noam_lr(1, 512, 4000), the first step of the warm-up",
+    mistakes={
+        "at step 1 your rate is d_model^-0.5 · step^-0.5: take the min of step^-0.5 and "
+        "step · warmup^-1.5.": torch.tensor(512**-0.5),
+        "your warm-up term uses warmup^-0.5: it is step · warmup^-1.5.": torch.tensor(512**-0.5 * 4000**-0.5),
+    },
+)
+expect_close(
+    torch.tensor(float(noam_lr(4000, 512, 4000))),
+    torch.tensor((512 * 4000) ** -0.5),
+    "noam_lr(4000, 512, 4000), the peak at step = warmup",
+)
+expect_close(
+    torch.tensor(float(noam_lr(16000, 512, 4000))),
+    torch.tensor(512**-0.5 * 16000**-0.5),
+    "noam_lr(16000, 512, 4000), after the warm-up",
+)
 passed("the start, the peak and the decay of the paper's schedule")
 ### BEGIN HIDDEN TESTS
 import math
@@ -603,23 +722,31 @@ for d, w in [(512, 4000), (128, 400), (7, 1), (64, 40)]:
     steps = [1, 2, 3, w // 2 + 1, w, w + 1, 3 * w + 7, 100_000]
     with from_scratch("noam_lr", reference=[reference.noam_lr]):
         got = torch.tensor([float(noam_lr(s, d, w)) for s in steps], dtype=torch.float64)
-    expect_close(got, schedule(steps, d, w, lambda s, d, w: d**-0.5 * min(s**-0.5, s * w**-1.5)),
-                 f"noam_lr(step, {d}, {w}) for steps {steps}", mistakes={
-        "you take the max of the two terms: the rate is d_model^-0.5 · min(step^-0.5, step · "
-        "warmup^-1.5).": schedule(steps, d, w, lambda s, d, w: d**-0.5 * max(s**-0.5, s * w**-1.5)),
-        "your rate never warms up (no min): it is d_model^-0.5 · min(step^-0.5, step · "
-        "warmup^-1.5).": schedule(steps, d, w, lambda s, d, w: d**-0.5 * s**-0.5),
-        "your warm-up term uses warmup^-0.5: it is step · warmup^-1.5.":
-            schedule(steps, d, w, lambda s, d, w: d**-0.5 * min(s**-0.5, s * w**-0.5)),
-        "the factor d_model^-0.5 is missing.": schedule(steps, d, w, lambda s, d, w: min(s**-0.5, s * w**-1.5)),
-    })
+    expect_close(
+        got,
+        schedule(steps, d, w, lambda s, d, w: d**-0.5 * min(s**-0.5, s * w**-1.5)),
+        f"noam_lr(step, {d}, {w}) for steps {steps}",
+        mistakes={
+            "you take the max of the two terms: the rate is d_model^-0.5 · min(step^-0.5, step · "
+            "warmup^-1.5).": schedule(steps, d, w, lambda s, d, w: d**-0.5 * max(s**-0.5, s * w**-1.5)),
+            "your rate never warms up (no min): it is d_model^-0.5 · min(step^-0.5, step · "
+            "warmup^-1.5).": schedule(steps, d, w, lambda s, d, w: d**-0.5 * s**-0.5),
+            "your warm-up term uses warmup^-0.5: it is step · warmup^-1.5.": schedule(
+                steps, d, w, lambda s, d, w: d**-0.5 * min(s**-0.5, s * w**-0.5)
+            ),
+            "the factor d_model^-0.5 is missing.": schedule(
+                steps, d, w, lambda s, d, w: min(s**-0.5, s * w**-1.5)
+            ),
+        },
+    )
 d, w = 64, 40
 with from_scratch("noam_lr", reference=[reference.noam_lr]):
     rates = [noam_lr(s, d, w) for s in range(1, 4 * w)]
 peak = max(range(len(rates)), key=rates.__getitem__) + 1
 assert peak == w, f"noam_lr(step, 64, 40) peaks at step {peak}: it must peak at step = warmup = 40."
 assert math.isclose(float(rates[w - 1]), (d * w) ** -0.5, rel_tol=1e-9), (
-    "the peak value must be (d_model · warmup)^-0.5.")
+    "the peak value must be (d_model · warmup)^-0.5."
+)
 passed("values for four (d_model, warmup) pairs; the peak at step = warmup")
 ### END HIDDEN TESTS
 
@@ -632,8 +759,11 @@ from transformer_course.checks import from_scratch
 
 for step in (-1, -100, 0.5):
     with from_scratch("noam_lr", reference=[reference.noam_lr]):
-        expect_raises(ValueError, lambda step=step: noam_lr(step, 128, 400),
-                      f"noam_lr({step}, 128, 400), a step below 1")
+        expect_raises(
+            ValueError,
+            lambda step=step: noam_lr(step, 128, 400),
+            f"noam_lr({step}, 128, 400), a step below 1",
+        )
 with from_scratch("noam_lr", reference=[reference.noam_lr]):
     assert float(noam_lr(1, 128, 400)) > 0, "noam_lr(1, 128, 400) must work: steps count from 1."
 passed("every step below 1 is refused; step 1 is accepted")
@@ -647,8 +777,7 @@ passed("every step below 1 is refused; step 1 is accepted")
 steps = range(1, 20_001, 20)
 plt.figure(figsize=(6, 3))
 for d_model, warmup in [(512, 4000), (128, 4000), (128, 1000)]:
-    plt.plot(steps, [noam_lr(s, d_model, warmup) for s in steps],
-             label=f"d_model={d_model}, warmup={warmup}")
+    plt.plot(steps, [noam_lr(s, d_model, warmup) for s in steps], label=f"d_model={d_model}, warmup={warmup}")
 plt.xlabel("step")
 plt.ylabel("learning rate")
 plt.legend()
@@ -722,8 +851,9 @@ def train_step(
     device_type = batch.src.device.type
     if amp_dtype is None and device_type == "cuda":
         amp_dtype = torch.bfloat16
-    autocast = (torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None
-                else contextlib.nullcontext())
+    autocast = (
+        torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
     with autocast:
         logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
         loss = sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)
@@ -748,16 +878,19 @@ def train_step(
 import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
 
 torch.manual_seed(0)
-tiny = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1,
-                   d_ff=64, dropout=0.0)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
 fixed = reference.make_batch(generate_pairs(8, seed=3), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
 adam = torch.optim.Adam(tiny.parameters(), lr=1e-2)
 losses = [train_step(tiny, fixed, adam) for _ in range(10)]
 assert isinstance(losses[0], float), (
-    f"train_step returned {type(losses[0]).__name__}: return loss.item(), a Python float.")
+    f"train_step returned {type(losses[0]).__name__}: return loss.item(), a Python float."
+)
 assert losses[-1] < 0.5 * losses[0], (
     f"10 steps on one fixed batch took the loss from {losses[0]:.3f} only to {losses[-1]:.3f}: "
-    "it should at least halve. Check zero_grad, backward, optimizer.step, in that order.")
+    "it should at least halve. Check zero_grad, backward, optimizer.step, in that order."
+)
 passed(f"10 steps on one batch: loss {losses[0]:.2f} → {losses[-1]:.2f}")
 ### BEGIN HIDDEN TESTS
 import copy
@@ -771,17 +904,20 @@ def sgd_fixture(seed, clip_to=None, pad_id=0):
     """A float64 model without dropout, its batch (padded with ``pad_id``: ids 0 and pad_id
     trade places), and the SGD update train_step must make."""
     torch.manual_seed(seed)
-    model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2,
-                        num_layers=1, d_ff=32, dropout=0.0).double()
+    model = Transformer(
+        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
+    ).double()
     with torch.no_grad():
         model.generator.weight.mul_(4)  # sharper logits: a gradient norm well above 1
     batch = reference.make_batch(generate_pairs(6, seed=seed), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
     if pad_id != 0:
+
         def swap(ids):
             return torch.where(ids == 0, pad_id, torch.where(ids == pad_id, 0, ids))
 
-        batch = dataclasses.replace(batch, tgt_input=swap(batch.tgt_input),
-                                    tgt_output=swap(batch.tgt_output), pad_id=pad_id)
+        batch = dataclasses.replace(
+            batch, tgt_input=swap(batch.tgt_input), tgt_output=swap(batch.tgt_output), pad_id=pad_id
+        )
     twin = copy.deepcopy(model)
     logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
     log_p = logits - logits.logsumexp(-1, keepdim=True)
@@ -815,55 +951,73 @@ halving = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 0.5**step)
 with from_scratch("train_step", reference=[reference.train_step]):
     returned = train_step(model, batch, sgd, halving)
 assert isinstance(returned, float), f"train_step returned {type(returned).__name__}: return loss.item()."
-expect_close(torch.tensor(returned, dtype=torch.float64), loss,
-             "the loss train_step returned (the batch's loss before the update)")
-expect_close(flat(model), before - 0.1 * clipped(grad, 1.0),
-             "the parameters after one train_step with SGD(lr=0.1), gradients clipped to norm 1",
-             mistakes={
-    "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
-    "gradients before the backward pass, not after it).": before,
-    "the update added gradients left from an earlier step: call optimizer.zero_grad() before "
-    "the backward pass.": before - 0.1 * clipped(grad + stale, 1.0),
-    "the gradients were not clipped: nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
-    "between backward and optimizer.step().": before - 0.1 * grad,
-    "the scheduler stepped before the optimizer: the step must use the current rate; call "
-    "scheduler.step() after optimizer.step().": before - 0.05 * clipped(grad, 1.0),
-})
+expect_close(
+    torch.tensor(returned, dtype=torch.float64),
+    loss,
+    "the loss train_step returned (the batch's loss before the update)",
+)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, 1.0),
+    "the parameters after one train_step with SGD(lr=0.1), gradients clipped to norm 1",
+    mistakes={
+        "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
+        "gradients before the backward pass, not after it).": before,
+        "the update added gradients left from an earlier step: call optimizer.zero_grad() before "
+        "the backward pass.": before - 0.1 * clipped(grad + stale, 1.0),
+        "the gradients were not clipped: nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
+        "between backward and optimizer.step().": before - 0.1 * grad,
+        "the scheduler stepped before the optimizer: the step must use the current rate; call "
+        "scheduler.step() after optimizer.step().": before - 0.05 * clipped(grad, 1.0),
+    },
+)
 assert halving.last_epoch == 1, (
     f"the scheduler was stepped {halving.last_epoch} times in one train_step: call "
-    "scheduler.step() exactly once, after optimizer.step().")
+    "scheduler.step() exactly once, after optimizer.step()."
+)
 # A batch padded with another id than 0: the loss must leave out batch.pad_id.
 model, batch, loss, grad = sgd_fixture(seed=23, pad_id=7)
 before = flat(model)
 with from_scratch("train_step", reference=[reference.train_step]):
     returned = train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
-expect_close(torch.tensor(returned, dtype=torch.float64), loss,
-             "the loss of a batch whose pad_id is 7: leave out batch.pad_id, not id 0")
-expect_close(flat(model), before - 0.1 * clipped(grad, 1.0),
-             "the parameters after one train_step on a batch whose pad_id is 7 (the loss must "
-             "leave out batch.pad_id)")
-passed("one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler; "
-       "the batch's own pad_id")
+expect_close(
+    torch.tensor(returned, dtype=torch.float64),
+    loss,
+    "the loss of a batch whose pad_id is 7: leave out batch.pad_id, not id 0",
+)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, 1.0),
+    "the parameters after one train_step on a batch whose pad_id is 7 (the loss must leave out batch.pad_id)",
+)
+passed(
+    "one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler; "
+    "the batch's own pad_id"
+)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_train_step_clipping_and_scaler", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
 
 torch.manual_seed(1)
-tiny = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1,
-                   d_ff=64, dropout=0.0)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
 fixed = reference.make_batch(generate_pairs(8, seed=4), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
 frozen_rate = torch.optim.SGD(tiny.parameters(), lr=0.0)
 counting = torch.optim.lr_scheduler.LambdaLR(frozen_rate, lambda step: 1.0)
 train_step(tiny, fixed, frozen_rate, counting, max_norm=1e-3)
 assert counting.last_epoch == 1, "train_step must call scheduler.step() once when given a scheduler."
 grads = [p.grad.flatten() for p in tiny.parameters() if p.grad is not None]
-assert grads, ("after train_step no parameter has a gradient: call optimizer.zero_grad() before "
-               "loss.backward(), not after it.")
+assert grads, (
+    "after train_step no parameter has a gradient: call optimizer.zero_grad() before "
+    "loss.backward(), not after it."
+)
 total = torch.cat(grads).norm()
 assert total <= 1e-3 * 1.001, (
     f"after train_step(..., max_norm=0.001) the gradients' norm is {total:.3g}: clip them with "
-    "nn.utils.clip_grad_norm_(model.parameters(), max_norm).")
+    "nn.utils.clip_grad_norm_(model.parameters(), max_norm)."
+)
 passed("the scheduler is stepped; gradients are clipped to max_norm")
 ### BEGIN HIDDEN TESTS
 import copy
@@ -900,8 +1054,9 @@ class RecordingScaler:
 
 
 torch.manual_seed(22)
-model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=1,
-                    d_ff=32, dropout=0.0).double()
+model = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
+).double()
 batch = reference.make_batch(generate_pairs(6, seed=22), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
 twin = copy.deepcopy(model)
 logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
@@ -922,19 +1077,25 @@ sgd = torch.optim.SGD(model.parameters(), lr=0.1)
 with from_scratch("train_step", reference=[reference.train_step]):
     train_step(model, batch, sgd, scaler=scaler, max_norm=limit)
 assert "scale" in scaler.calls, (
-    "a scaler was given but the loss was not scaled: scaler.scale(loss).backward().")
+    "a scaler was given but the loss was not scaled: scaler.scale(loss).backward()."
+)
 assert "step" in scaler.calls and "update" in scaler.calls, (
-    "with a scaler, step through it: scaler.step(optimizer), then scaler.update().")
+    "with a scaler, step through it: scaler.step(optimizer), then scaler.update()."
+)
 after = torch.cat([p.detach().flatten() for p in model.parameters()])
-expect_close(after, before - 0.1 * clipped(grad, limit),
-             f"the parameters after train_step with a GradScaler and max_norm={limit:.3g}", mistakes={
-    "you clipped the scaled gradients: call scaler.unscale_(optimizer) before clipping, so the "
-    "clipping sees the true gradients.": before - 0.1 * clipped(8 * grad, limit) / 8,
-    "the gradients were not clipped to max_norm: pass max_norm on to clip_grad_norm_.":
-        before - 0.1 * clipped(grad, 1.0),
-    "with a scaler, the optimizer stepped twice: scaler.step(optimizer) replaces optimizer.step().":
-        before - 0.2 * clipped(grad, limit),
-})
+expect_close(
+    after,
+    before - 0.1 * clipped(grad, limit),
+    f"the parameters after train_step with a GradScaler and max_norm={limit:.3g}",
+    mistakes={
+        "you clipped the scaled gradients: call scaler.unscale_(optimizer) before clipping, so the "
+        "clipping sees the true gradients.": before - 0.1 * clipped(8 * grad, limit) / 8,
+        "the gradients were not clipped to max_norm: pass max_norm on to clip_grad_norm_.": before
+        - 0.1 * clipped(grad, 1.0),
+        "with a scaler, the optimizer stepped twice: "
+        "scaler.step(optimizer) replaces optimizer.step().": before - 0.2 * clipped(grad, limit),
+    },
+)
 
 # autocast: float32 on the CPU unless amp_dtype is given.
 seen = []
@@ -944,10 +1105,12 @@ with from_scratch("train_step", reference=[reference.train_step]):
     train_step(tiny, fixed, torch.optim.SGD(tiny.parameters(), lr=0.0), amp_dtype=torch.bfloat16)
 hook.remove()
 assert seen[0] == torch.float32, (
-    f"on the CPU without amp_dtype your logits are {seen[0]}: autocast only on CUDA by default.")
+    f"on the CPU without amp_dtype your logits are {seen[0]}: autocast only on CUDA by default."
+)
 assert seen[1] == torch.bfloat16, (
     f"with amp_dtype=torch.bfloat16 your logits are {seen[1]}: run the forward pass under "
-    "torch.autocast(device_type, dtype=amp_dtype).")
+    "torch.autocast(device_type, dtype=amp_dtype)."
+)
 passed("a GradScaler: scaled, unscaled before clipping, stepped; autocast as asked")
 ### END HIDDEN TESTS
 
@@ -1074,18 +1237,24 @@ scripted = ScriptedTranslator()
 out = greedy_decode(scripted, src, max_len=10, bos_id=1, eos_id=2)
 answers = [scripted_answer(row, 10) for row in src.tolist()]
 assert isinstance(out, torch.Tensor) and out.dtype == torch.long, (
-    "greedy_decode must return a long tensor of token ids.")
-assert out.dim() == 2 and out.size(0) == 3, f"greedy_decode returned shape {tuple(out.shape)}: expected (3, L)."
+    "greedy_decode must return a long tensor of token ids."
+)
+assert out.dim() == 2 and out.size(0) == 3, (
+    f"greedy_decode returned shape {tuple(out.shape)}: expected (3, L)."
+)
 assert (out[:, 0] == 1).all(), (
-    f"the first column is {out[:, 0].tolist()}: start every row with bos_id and keep it in the output.")
+    f"the first column is {out[:, 0].tolist()}: start every row with bos_id and keep it in the output."
+)
 for row, answer in zip(out.tolist(), answers, strict=True):
     assert row[: len(answer)] == answer, (
         f"greedy_decode gave {row}, expected {answer} (then padding): feed back the argmax of "
-        "the generator at the LAST position each step.")
+        "the generator at the LAST position each step."
+    )
 longest = max(len(a) for a in answers)
 assert out.size(1) == longest, (
     f"your output has {out.size(1)} columns, but every row had produced <eos> after {longest}: "
-    "stop as soon as all rows have.")
+    "stop as soon as all rows have."
+)
 passed("three rows decoded by the scripted translator, stopping at <eos>")
 ### BEGIN HIDDEN TESTS
 import transformer_course.training as reference
@@ -1095,7 +1264,7 @@ gen = torch.Generator().manual_seed(31)
 for B, S, max_len in [(6, 7, 12), (1, 3, 9), (4, 9, 20)]:
     src = torch.randint(3, 12, (B, S), generator=gen)
     for b in range(B):  # rows of different lengths
-        src[b, torch.randint(1, S + 1, (1,), generator=gen).item():] = 0
+        src[b, torch.randint(1, S + 1, (1,), generator=gen).item() :] = 0
     scripted = ScriptedTranslator()
     with from_scratch("greedy_decode", reference=[reference.greedy_decode]):
         out = greedy_decode(scripted, src, max_len=max_len, bos_id=1, eos_id=2)
@@ -1107,16 +1276,21 @@ for B, S, max_len in [(6, 7, 12), (1, 3, 9), (4, 9, 20)]:
     for row, answer in zip(out.tolist(), answers, strict=True):
         assert row[: len(answer)] == answer, (
             f"greedy_decode gave {row}, expected {answer}: each step, append the argmax of the "
-            "generator's logits at the last position, and feed the whole output so far back in.")
+            "generator's logits at the last position, and feed the whole output so far back in."
+        )
     assert out.size(1) == longest, (
-        f"{out.size(1)} columns, expected {longest}: stop once every row has produced <eos>.")
+        f"{out.size(1)} columns, expected {longest}: stop once every row has produced <eos>."
+    )
     assert scripted.encode_calls == 1, (
         f"the encoder ran {scripted.encode_calls} times: run it once, before the loop; only the "
-        "decoder runs at every step.")
+        "decoder runs at every step."
+    )
     assert scripted.decode_calls and all(not training for training, _ in scripted.decode_calls), (
-        "the decoder ran in training mode: call model.eval() first (dropout off).")
+        "the decoder ran in training mode: call model.eval() first (dropout off)."
+    )
     assert all(not grad for _, grad in scripted.decode_calls), (
-        "the decoder ran with gradients enabled: decode under torch.no_grad().")
+        "the decoder ran with gradients enabled: decode under torch.no_grad()."
+    )
 
 # Never an <eos>: decoding stops at max_len columns, <bos> included.
 src = torch.full((2, 30), 4)
@@ -1125,8 +1299,11 @@ for max_len in (1, 2, 6):
         out = greedy_decode(ScriptedTranslator(), src, max_len=max_len, bos_id=1, eos_id=2)
     assert out.shape == (2, max_len), (
         f"with max_len={max_len} and no <eos> the output has shape {tuple(out.shape)}, expected "
-        f"(2, {max_len}): max_len counts every column, <bos> included.")
-    assert out[:, : len(scripted_answer([4] * 30, max_len))].tolist() == [scripted_answer([4] * 30, max_len)] * 2
+        f"(2, {max_len}): max_len counts every column, <bos> included."
+    )
+    assert (
+        out[:, : len(scripted_answer([4] * 30, max_len))].tolist() == [scripted_answer([4] * 30, max_len)] * 2
+    )
 
 # Special ids other than the course vocabulary's BOS 1, EOS 2, PAD 0: they are arguments.
 bos_id, eos_id, pad_id = 3, 11, 5
@@ -1141,15 +1318,24 @@ for row in src.tolist():
 width = max(len(a) for a in answers)
 expected = [a + [pad_id] * (width - len(a)) for a in answers]
 with from_scratch("greedy_decode", reference=[reference.greedy_decode]):
-    out = greedy_decode(ScriptedTranslator(pad_id=pad_id, eos_id=eos_id), src, max_len=10,
-                        bos_id=bos_id, eos_id=eos_id, pad_id=pad_id)
+    out = greedy_decode(
+        ScriptedTranslator(pad_id=pad_id, eos_id=eos_id),
+        src,
+        max_len=10,
+        bos_id=bos_id,
+        eos_id=eos_id,
+        pad_id=pad_id,
+    )
 assert isinstance(out, torch.Tensor) and out.tolist() == expected, (
     f"with bos_id={bos_id}, eos_id={eos_id} and pad_id={pad_id}, greedy_decode gave "
     f"{out.tolist() if isinstance(out, torch.Tensor) else out}, expected {expected}: start each row "
     "with bos_id, stop a row at eos_id and fill it with pad_id after, using the arguments rather "
-    "than the course vocabulary's ids 1, 2 and 0.")
-passed("the scripted translator: rows of every length, B = 1, max_len, eval mode, no grad, one encode, "
-       "other special ids")
+    "than the course vocabulary's ids 1, 2 and 0."
+)
+passed(
+    "the scripted translator: rows of every length, B = 1, max_len, eval mode, no grad, one encode, "
+    "other special ids"
+)
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_greedy_decode_transformer", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -1159,7 +1345,8 @@ src = torch.tensor([[4, 5, 6, 2], [7, 8, 2, 0]])
 out = greedy_decode(untrained, src, max_len=6, bos_id=1, eos_id=2)
 assert out.size(0) == 2 and out.size(1) <= 6 and (out[:, 0] == 1).all(), (
     f"greedy_decode on an untrained Transformer gave shape {tuple(out.shape)}: expected (2, L), "
-    "L <= 6, first column <bos>.")
+    "L <= 6, first column <bos>."
+)
 passed("greedy_decode runs a real Transformer")
 ### BEGIN HIDDEN TESTS
 import transformer_course.training as reference
@@ -1173,8 +1360,9 @@ def oracle_decode(model, src, max_len):
         ys = torch.ones(src.size(0), 1, dtype=torch.long)
         for _ in range(max_len - 1):
             T = ys.size(1)
-            logits = model(src, ys, (src != 0)[:, None, None, :],
-                           torch.ones(T, T, dtype=torch.bool).tril()[None, None])
+            logits = model(
+                src, ys, (src != 0)[:, None, None, :], torch.ones(T, T, dtype=torch.bool).tril()[None, None]
+            )
             ys = torch.cat([ys, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     return ys
 
@@ -1195,17 +1383,20 @@ with from_scratch("greedy_decode", reference=[reference.greedy_decode]):
 ends = [row.index(2) + 1 if 2 in row else max_len for row in expected.tolist()]
 assert out.size(1) == max(ends), (
     f"greedy_decode gave {out.size(1)} columns, expected {max(ends)}: stop once every row has "
-    "produced <eos>, or at max_len.")
+    "produced <eos>, or at max_len."
+)
 for b, end in enumerate(ends):
     assert out[b, :end].tolist() == expected[b, :end].tolist(), (
         f"row {b}: greedy_decode gave {out[b].tolist()}, expected {expected[b, :end].tolist()} "
         "(then padding). Use padding_mask(src) for the encoder and the cross-attention, "
-        "decoder_mask for the decoder, and model.eval() so that dropout is off.")
+        "decoder_mask for the decoder, and model.eval() so that dropout is off."
+    )
 with from_scratch("greedy_decode", reference=[reference.greedy_decode]):
     alone = greedy_decode(model, src[1:2, :3], max_len=max_len, bos_id=1, eos_id=2)
 assert alone[0].tolist() == out[1, : alone.size(1)].tolist(), (
     "a sentence decoded alone and in a padded batch came out differently: pass "
-    "padding_mask(src, pad_id) to encode and decode, so padding is never attended to.")
+    "padding_mask(src, pad_id) to encode and decode, so padding is never attended to."
+)
 passed("the same translations as running the whole model at every step; padding has no effect")
 ### END HIDDEN TESTS
 # %% [markdown]
@@ -1230,7 +1421,8 @@ device = pick_device()
 model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), **SHORT_RUN).to(device)
 optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
 scheduler = torch.optim.lr_scheduler.LambdaLR(
-    optimizer, lambda step: noam_lr(step + 1, SHORT_RUN["d_model"], WARMUP))
+    optimizer, lambda step: noam_lr(step + 1, SHORT_RUN["d_model"], WARMUP)
+)
 losses, rates = [], []
 started = time.perf_counter()
 epoch = 0
@@ -1242,8 +1434,10 @@ while len(losses) < STEPS:
         if len(losses) == STEPS:
             break
     epoch += 1
-print(f"{STEPS} steps in {time.perf_counter() - started:.1f} s on {device}: "
-      f"loss {losses[0]:.2f} → {losses[-1]:.2f}")
+print(
+    f"{STEPS} steps in {time.perf_counter() - started:.1f} s on {device}: "
+    f"loss {losses[0]:.2f} → {losses[-1]:.2f}"
+)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
 left.plot(range(1, STEPS + 1), losses)
@@ -1291,19 +1485,22 @@ metrics = None
 if os.environ.get("NBGRADER_EXECUTION"):
     print("Being graded: training is skipped; what follows uses the short run's model.")
 else:
-    from transformer_course.train import CONFIGS, Run, plot_loss, train
+    from transformer_course.train import CONFIGS, Run, train
 
     # Every 100 steps rather than the engine's 50: each evaluation decodes 500 sentences
     # without a KV cache (lesson 09 adds one), a few seconds on a CPU.
-    config = dataclasses.replace(CONFIGS["gpu" if device.type == "cuda" else "tiny"],
-                                 target_exact_match=TARGET, eval_every=100)
+    config = dataclasses.replace(
+        CONFIGS["gpu" if device.type == "cuda" else "tiny"], target_exact_match=TARGET, eval_every=100
+    )
     started = time.perf_counter()
     result = train(config, Run(out=TARGET_RUN, device=device, resume=True, threads=1))
     model, metrics = use_fused_attention(result.model, False), result.metrics
-    print(f"{metrics['steps_to_target'] or metrics['steps']} steps, "
-          f"{metrics['train_seconds']:.0f} s of training "
-          f"({time.perf_counter() - started:.0f} s with the evaluations); test exact match "
-          f"{metrics['exact_match']:.1%}, held-out {metrics['heldout_exact_match']:.1%}")
+    print(
+        f"{metrics['steps_to_target'] or metrics['steps']} steps, "
+        f"{metrics['train_seconds']:.0f} s of training "
+        f"({time.perf_counter() - started:.0f} s with the evaluations); test exact match "
+        f"{metrics['exact_match']:.1%}, held-out {metrics['heldout_exact_match']:.1%}"
+    )
     history = [(e["step"], e["valid_exact_match"]) for e in metrics["eval_history"]]
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(*zip(*history, strict=True), marker="o")
@@ -1348,8 +1545,10 @@ for name, pairs in [("test", splits.test[:300]), ("heldout", splits.heldout[:300
     results[name] = [(pair, found, found == pair.korean) for pair, found in zip(pairs, outputs, strict=True)]
     words[name] = mapping_vs_order(outputs, [pair.korean for pair in pairs])
     w = words[name]
-    print(f"{name:8} {w['n']} sentences: word choice {w['word_choice']:.1%}, order given the words "
-          f"{w['order']:.1%}, exact match {w['exact']:.1%}")
+    print(
+        f"{name:8} {w['n']} sentences: word choice {w['word_choice']:.1%}, order given the words "
+        f"{w['order']:.1%}, exact match {w['exact']:.1%}"
+    )
 print()
 for pair, found, ok in results["test"][:6]:
     print("✓" if ok else "✗", f"{pair.english:50} → {found}", "" if ok else f"   (expected: {pair.korean})")
@@ -1403,8 +1602,13 @@ english, korean = "the big dog saw the small bird", "큰 개 는 작은 새 를 
 maps = attention_maps(model, [(english, korean)])
 fig, axes = plt.subplots(1, len(maps.cross), figsize=(6 * len(maps.cross), 4.5))
 for i, (ax, weights) in enumerate(zip(axes, maps.cross, strict=True)):
-    attention_heatmap(weights[0].mean(0), korean.split() + ["<eos>"], english.split() + ["<eos>"], ax=ax,
-                      title=f"decoder layer {i + 1}: cross-attention, heads averaged")
+    attention_heatmap(
+        weights[0].mean(0),
+        korean.split() + ["<eos>"],
+        english.split() + ["<eos>"],
+        ax=ax,
+        title=f"decoder layer {i + 1}: cross-attention, heads averaged",
+    )
 plt.tight_layout()
 plt.show()
 
@@ -1443,8 +1647,10 @@ for i, (share, (head, best)) in enumerate(zip(reorder["per_layer"], reorder["bes
 # %%
 it = it_resolution(model, splits.test)
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3))
-for ax, values, title in [(left, it["wins"], "resolved noun outweighs the other (chance 50%)"),
-                          (right, it["on_state"], 'weight of "it" on the state word')]:
+for ax, values, title in [
+    (left, it["wins"], "resolved noun outweighs the other (chance 50%)"),
+    (right, it["on_state"], 'weight of "it" on the state word'),
+]:
     image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(values.size(1)), [f"head {h + 1}" for h in range(values.size(1))])
     ax.set_yticks(range(values.size(0)), [f"layer {i + 1}" for i in range(values.size(0))])
@@ -1472,16 +1678,25 @@ english = "the cat sat on the mat because it was tired"
 korean = "고양이 는 피곤해서 매트 위 에 앉았다"
 tokens = english.split() + ["<eos>"]
 encoder = attention_maps(model, [(english, korean)]).encoder
-fig, axes = plt.subplots(len(encoder), encoder[0].size(1), figsize=(4 * encoder[0].size(1), 4 * len(encoder)),
-                         squeeze=False)
+fig, axes = plt.subplots(
+    len(encoder), encoder[0].size(1), figsize=(4 * encoder[0].size(1), 4 * len(encoder)), squeeze=False
+)
 for i, weights in enumerate(encoder):
     for h in range(weights.size(1)):
-        attention_heatmap(weights[0, h], tokens, tokens, ax=axes[i, h], annotate=False,
-                          title=f"encoder layer {i + 1}, head {h + 1}")
+        attention_heatmap(
+            weights[0, h],
+            tokens,
+            tokens,
+            ax=axes[i, h],
+            annotate=False,
+            title=f"encoder layer {i + 1}, head {h + 1}",
+        )
 plt.tight_layout()
 plt.show()
-pairs = [("the cat sat on the mat because it was tired", "고양이 는 피곤해서 매트 위 에 앉았다"),
-         ("the cat sat on the mat because it was soft", "매트 가 부드러워서 고양이 는 그 위 에 앉았다")]
+pairs = [
+    ("the cat sat on the mat because it was tired", "고양이 는 피곤해서 매트 위 에 앉았다"),
+    ("the cat sat on the mat because it was soft", "매트 가 부드러워서 고양이 는 그 위 에 앉았다"),
+]
 for (english, korean), found in zip(pairs, translate(model, [Pair(*p) for p in pairs]), strict=True):
     print(f"{english} → {found}   (expected: {korean})")
 

@@ -74,8 +74,10 @@ demo = Transformer(20, 15, d_model=16, num_heads=2, num_layers=2, d_ff=32, dropo
 src = torch.tensor([[5, 6, 7, 8, 2]])
 memory = demo.encode(src, padding_mask(src, 0))  # (1, 5, 16)
 seen = []
-hooks = [layer.self_attn.w_k.register_forward_hook(lambda m, args, out: seen.append(out))
-         for layer in demo.decoder.layers]
+hooks = [
+    layer.self_attn.w_k.register_forward_hook(lambda m, args, out: seen.append(out))
+    for layer in demo.decoder.layers
+]
 with torch.no_grad():
     for tgt in ([1, 9, 4], [1, 9, 4, 11]):
         tgt = torch.tensor([tgt])
@@ -189,14 +191,21 @@ torch.manual_seed(1)
 cache = KVCache(num_layers=2)
 assert cache.length == 0 and cache.self_keys == [None, None], (
     "a new KVCache must hold nothing: self_keys, self_values, cross_keys and cross_values are "
-    "lists with one None per layer.")
+    "lists with one None per layer."
+)
 k1, v1, k2, v2 = (torch.randn(3, 2, 1, 4) for _ in range(4))  # (B, h, 1, d_k): one step each
 k, v = cache.extend(0, k1, v1)
 expect_close(k, k1, "extend's keys after the first step")
 k, v = cache.extend(0, k2, v2)
 expect_shape(k, (3, 2, 2, 4), "extend's keys after two steps (B, h, t, d_k)")
-expect_close(k, torch.cat([k1, k2], dim=-2), "extend's keys after two steps", mistakes={
-    "extend returned only the newest keys: concatenate them to the kept ones and keep the result.": k2})
+expect_close(
+    k,
+    torch.cat([k1, k2], dim=-2),
+    "extend's keys after two steps",
+    mistakes={
+        "extend returned only the newest keys: concatenate them to the kept ones and keep the result.": k2
+    },
+)
 expect_close(v, torch.cat([v1, v2], dim=-2), "extend's values after two steps")
 assert cache.length == 2, f"after two steps cache.length is {cache.length}: store what extend returns."
 assert cache.self_keys[1] is None, "extend(0, ...) changed layer 1's keys: each layer keeps its own."
@@ -210,7 +219,8 @@ for B, h, d_k, layers, steps in [(2, 4, 3, 3, 6), (1, 1, 5, 1, 1), (4, 2, 2, 2, 
     with from_scratch("KVCache", reference=[reference.KVCache]):
         cache = KVCache(layers)
     assert len(cache.self_keys) == len(cache.self_values) == layers, (
-        f"KVCache({layers}) must keep one entry per layer in self_keys and self_values.")
+        f"KVCache({layers}) must keep one entry per layer in self_keys and self_values."
+    )
     kept = {i: ([], []) for i in range(layers)}
     for step in range(steps):
         for layer in range(layers):
@@ -221,19 +231,41 @@ for B, h, d_k, layers, steps in [(2, 4, 3, 3, 6), (1, 1, 5, 1, 1), (4, 2, 2, 2, 
             with from_scratch("KVCache", reference=[reference.KVCache]):
                 k, v = cache.extend(layer, k_new, v_new)
             what = f"layer {layer}'s keys after {step + 1} steps (B={B}, h={h}, {layers} layers)"
-            expect_close(k, torch.cat(kept[layer][0], dim=-2), what, mistakes={
-                "the cache is not extended: extend returns only the newest keys.": k_new,
-                "extend returned the keys kept before this step, without the new one.":
-                    torch.cat(kept[layer][0][:-1] or [k_new], dim=-2)})
-            expect_close(v, torch.cat(kept[layer][1], dim=-2), what.replace("keys", "values"), mistakes={
-                "the values are the keys: keep v in self_values.": torch.cat(kept[layer][0], dim=-2)})
+            expect_close(
+                k,
+                torch.cat(kept[layer][0], dim=-2),
+                what,
+                mistakes={
+                    "the cache is not extended: extend returns only the newest keys.": k_new,
+                    "extend returned the keys kept before this step, without the new one.": torch.cat(
+                        kept[layer][0][:-1] or [k_new], dim=-2
+                    ),
+                },
+            )
+            expect_close(
+                v,
+                torch.cat(kept[layer][1], dim=-2),
+                what.replace("keys", "values"),
+                mistakes={
+                    "the values are the keys: keep v in self_values.": torch.cat(kept[layer][0], dim=-2)
+                },
+            )
     for layer in range(layers):
-        expect_close(cache.self_keys[layer], torch.cat(kept[layer][0], dim=-2),
-                     f"cache.self_keys[{layer}] after {steps} steps", mistakes={
-            "self_keys holds the newest keys only: store the concatenation, not the new step.":
-                kept[layer][0][-1]})
-        expect_close(cache.self_values[layer], torch.cat(kept[layer][1], dim=-2),
-                     f"cache.self_values[{layer}] after {steps} steps")
+        expect_close(
+            cache.self_keys[layer],
+            torch.cat(kept[layer][0], dim=-2),
+            f"cache.self_keys[{layer}] after {steps} steps",
+            mistakes={
+                "self_keys holds the newest keys only: store the concatenation, not the new step.": kept[
+                    layer
+                ][0][-1]
+            },
+        )
+        expect_close(
+            cache.self_values[layer],
+            torch.cat(kept[layer][1], dim=-2),
+            f"cache.self_values[{layer}] after {steps} steps",
+        )
     assert cache.length == steps, f"cache.length is {cache.length} after {steps} steps."
 passed("extend: every layer on its own, float64, 1 to 9 steps, B = 1 and h = 1")
 ### END HIDDEN TESTS
@@ -247,8 +279,12 @@ k, v = cache.cross(0, attn, memory)
 expect_shape(k, (3, 2, 5, 4), "cross's keys (B, h, S, d_k)")
 expected_k, expected_v = project_kv(attn, memory)
 expect_close(k, expected_k, "cross's keys of the encoder output")
-expect_close(v, expected_v, "cross's values of the encoder output", mistakes={
-    "cross returned the keys twice: the values are project_kv's second tensor.": expected_k})
+expect_close(
+    v,
+    expected_v,
+    "cross's values of the encoder output",
+    mistakes={"cross returned the keys twice: the values are project_kv's second tensor.": expected_k},
+)
 passed("cross projects the encoder output")
 ### BEGIN HIDDEN TESTS
 import transformer_course.decoding as reference
@@ -258,8 +294,10 @@ torch.manual_seed(3)
 attns = [MultiHeadAttention(12, num_heads=3).double().eval() for _ in range(2)]
 memory = torch.randn(2, 7, 12, dtype=torch.float64)
 calls = [0, 0]
-hooks = [a.w_k.register_forward_hook(lambda m, args, out, i=i: calls.__setitem__(i, calls[i] + 1))
-         for i, a in enumerate(attns)]
+hooks = [
+    a.w_k.register_forward_hook(lambda m, args, out, i=i: calls.__setitem__(i, calls[i] + 1))
+    for i, a in enumerate(attns)
+]
 try:
     with from_scratch("KVCache", reference=[reference.KVCache]):
         cache = KVCache(2)
@@ -276,7 +314,8 @@ for layer in (0, 1):
     expect_close(cache.cross_values[layer], expected_v, f"cache.cross_values[{layer}]")
 assert calls == [1, 1], (
     f"cross was asked 4 times per layer and projected the encoder output {calls} times: compute it "
-    "only when that layer's cross_keys is still None, and return the kept pair afterwards.")
+    "only when that layer's cross_keys is still None, and return the kept pair afterwards."
+)
 passed("cross: computed once per layer (counted), then reused")
 ### END HIDDEN TESTS
 
@@ -304,12 +343,23 @@ with from_scratch("KVCache", reference=[reference.KVCache]):
     rows = torch.tensor([2, 2, 0, 1])
     cache.reorder(rows)
 expect_close(cache.self_keys[0], k0[rows], "self_keys after reorder([2, 2, 0, 1])")
-expect_close(cache.self_values[0], v0[rows], "self_values after reorder([2, 2, 0, 1])", mistakes={
-    "reorder moved the keys but not the values.": v0})
+expect_close(
+    cache.self_values[0],
+    v0[rows],
+    "self_values after reorder([2, 2, 0, 1])",
+    mistakes={"reorder moved the keys but not the values.": v0},
+)
 assert cache.self_keys[1] is None and cache.cross_keys[0] is None, (
-    "reorder must leave entries that are still None as they are.")
-expect_close(cache.cross_keys[1], k_cross[rows], "cross_keys after reorder([2, 2, 0, 1])", mistakes={
-    "reorder left the cross-attention keys alone: a beam row's cache must follow it, cross too.": k_cross})
+    "reorder must leave entries that are still None as they are."
+)
+expect_close(
+    cache.cross_keys[1],
+    k_cross[rows],
+    "cross_keys after reorder([2, 2, 0, 1])",
+    mistakes={
+        "reorder left the cross-attention keys alone: a beam row's cache must follow it, cross too.": k_cross
+    },
+)
 expect_close(cache.cross_values[1], v_cross[rows], "cross_values after reorder([2, 2, 0, 1])")
 with from_scratch("KVCache", reference=[reference.KVCache]):
     k, _ = cache.extend(0, *(torch.randn(4, 2, 1, 3, dtype=torch.float64) for _ in range(2)))
@@ -405,7 +455,7 @@ for seed, (d_model, h, layers, S) in enumerate([(12, 3, 1, 1), (8, 1, 3, 6), (16
     torch.manual_seed(60 + seed)
     model = Transformer(11, 9, d_model=d_model, num_heads=h, num_layers=layers, d_ff=20).double().eval()
     src = torch.randint(3, 11, (3, S))
-    src[0, S // 2 + 1:] = 0  # one padded row
+    src[0, S // 2 + 1 :] = 0  # one padded row
     src_mask = padding_mask(src, 0)
     with torch.no_grad():
         memory = model.encode(src, src_mask)
@@ -413,13 +463,20 @@ for seed, (d_model, h, layers, S) in enumerate([(12, 3, 1, 1), (8, 1, 3, 6), (16
         with from_scratch("decode_step", reference=[reference.decode_step]):
             logits = decode_step(model, token, memory, src_mask, reference.KVCache(layers), 0)
         expected = model.generator(model.decode(token[:, None], memory, None, src_mask))[:, -1]
-    expect_close(logits, expected, f"the first step's logits (float64, d_model={d_model}, h={h}, "
-                 f"{layers} layer(s), S={S})", mistakes={
-        "without √d_model: the embedding is multiplied by √d_model before the positional encoding is "
-        "added, as in model.embed.": model.generator(model.decoder(
-            model.tgt_embed(token)[:, None] + model.pe[:1], memory, None, src_mask))[:, -1].detach(),
-        "the source padding mask is missing: pass src_mask to the cross-attention.":
-            model.generator(model.decode(token[:, None], memory, None, None))[:, -1].detach()})
+    expect_close(
+        logits,
+        expected,
+        f"the first step's logits (float64, d_model={d_model}, h={h}, {layers} layer(s), S={S})",
+        mistakes={
+            "without √d_model: the embedding is multiplied by √d_model before the positional encoding is "
+            "added, as in model.embed.": model.generator(
+                model.decoder(model.tgt_embed(token)[:, None] + model.pe[:1], memory, None, src_mask)
+            )[:, -1].detach(),
+            "the source padding mask is missing: pass src_mask to the cross-attention.": model.generator(
+                model.decode(token[:, None], memory, None, None)
+            )[:, -1].detach(),
+        },
+    )
 passed("the first step: float64, one to three layers, one to four heads, padded sources")
 ### END HIDDEN TESTS
 
@@ -459,15 +516,16 @@ def wrong_steps(model, tgt, memory, src_mask, mistake):
     return torch.stack(out, dim=1)  # (B, T, V)
 
 
-for seed, (d_model, h, layers, S, T) in enumerate([(12, 3, 2, 5, 7), (8, 1, 1, 1, 9), (16, 4, 3, 6, 3),
-                                                    (10, 2, 2, 4, 1)]):
+for seed, (d_model, h, layers, S, T) in enumerate(
+    [(12, 3, 2, 5, 7), (8, 1, 1, 1, 9), (16, 4, 3, 6, 3), (10, 2, 2, 4, 1)]
+):
     torch.manual_seed(70 + seed)
     model = Transformer(11, 9, d_model=d_model, num_heads=h, num_layers=layers, d_ff=20).double().eval()
     B = 1 if T == 9 else 3
     src = torch.randint(3, 11, (B, S))
     if B > 1:
         src[1, 1:] = 0  # rows of different lengths
-        src[2, S - 1:] = 0
+        src[2, S - 1 :] = 0
     tgt = torch.randint(1, 9, (B, T))
     src_mask = padding_mask(src, 0)
     with torch.no_grad():
@@ -478,16 +536,22 @@ for seed, (d_model, h, layers, S, T) in enumerate([(12, 3, 2, 5, 7), (8, 1, 1, 1
         for t in range(T):
             with from_scratch("decode_step", reference=[reference.decode_step]):
                 logits = decode_step(model, tgt[:, t], memory, src_mask, cache, t)
-            expect_close(logits, full[:, t], f"step {t} of {T} (float64, B={B}, {layers} layer(s), "
-                         f"h={h}, S={S})", mistakes={
-                "the positional encoding is PE[0] at every step: add model.pe[position], the row of "
-                "this token's position.": wrong["pe0"][:, t],
-                "the new token sees only the first cached key: a look-ahead mask row is not for the "
-                "one new query (it is the last position and sees every cached key): pass no mask to "
-                "the self-attention.": wrong["first_key"][:, t]})
+            expect_close(
+                logits,
+                full[:, t],
+                f"step {t} of {T} (float64, B={B}, {layers} layer(s), h={h}, S={S})",
+                mistakes={
+                    "the positional encoding is PE[0] at every step: add model.pe[position], the row of "
+                    "this token's position.": wrong["pe0"][:, t],
+                    "the new token sees only the first cached key: a look-ahead mask row is not for the "
+                    "one new query (it is the last position and sees every cached key): pass no mask to "
+                    "the self-attention.": wrong["first_key"][:, t],
+                },
+            )
         assert cache.length == T, (
             f"after {T} steps the cache holds {cache.length} positions: every layer must extend it "
-            "by one per step (cache.extend).")
+            "by one per step (cache.extend)."
+        )
 passed("every step equals the full decoder: float64, T = 1, 3, 7, 9, B = 1, padded sources")
 ### END HIDDEN TESTS
 
@@ -528,8 +592,10 @@ def keep_keys(module, args, out, layer=None):
 with torch.no_grad():
     memory = model.encode(src, src_mask)
     # The full decoder's keys, per layer, as the oracle.
-    hooks = [layer.self_attn.w_k.register_forward_hook(lambda m, a, o, i=i: keep_keys(m, a, o, i))
-             for i, layer in enumerate(model.decoder.layers)]
+    hooks = [
+        layer.self_attn.w_k.register_forward_hook(lambda m, a, o, i=i: keep_keys(m, a, o, i))
+        for i, layer in enumerate(model.decoder.layers)
+    ]
     model.decode(tgt, memory, look_ahead_mask(6), src_mask)
     for hook in hooks:
         hook.remove()
@@ -546,10 +612,14 @@ assert counts["cross"] == 3, (
     f"over 6 steps of a 3-layer decoder the encoder output was projected to cross-attention keys "
     f"{counts['cross']} times: get them from cache.cross(i, layer.cross_attn, memory), which "
     "computes them once per layer; the keys of the cross-attention come from the encoder output, "
-    "never from the decoder's state.")
+    "never from the decoder's state."
+)
 for i in range(3):
-    expect_close(cache.self_keys[i], keys[i].unflatten(-1, (3, 4)).transpose(1, 2),
-                 f"the cached self-attention keys of layer {i + 1} after 6 steps")
+    expect_close(
+        cache.self_keys[i],
+        keys[i].unflatten(-1, (3, 4)).transpose(1, 2),
+        f"the cached self-attention keys of layer {i + 1} after 6 steps",
+    )
 passed("the cross-attention keys are computed once per layer (counted); the cached keys are the decoder's")
 ### END HIDDEN TESTS
 
@@ -619,7 +689,8 @@ out = cached_greedy_decode(model, src, max_len=8, bos_id=1, eos_id=2)
 assert isinstance(out, torch.Tensor) and out.dtype == torch.long, "return a long tensor of token ids."
 assert out.tolist() == expected.tolist(), (
     f"cached_greedy_decode gave {out.tolist()}, greedy_decode {expected.tolist()}: feed the newest "
-    "token at position out.size(1) - 1, with one KVCache for the whole sentence.")
+    "token at position out.size(1) - 1, with one KVCache for the whole sentence."
+)
 passed("the same tokens as greedy_decode")
 ### BEGIN HIDDEN TESTS
 import transformer_course.decoding as reference
@@ -634,19 +705,26 @@ for seed, (B, S, max_len, layers) in enumerate([(5, 8, 9, 2), (1, 3, 12, 1), (4,
     gen = torch.Generator().manual_seed(seed)
     src = torch.randint(3, 20, (B, S), generator=gen)
     if B > 1:
-        src[1, S // 2:] = 0
+        src[1, S // 2 :] = 0
     expected = greedy_decode(model, src, max_len=max_len, bos_id=1, eos_id=2)
     model.train()
-    with from_scratch("cached_greedy_decode", reference=[reference.cached_greedy_decode,
-                                                         training.greedy_decode, reference.decode_step,
-                                                         reference.KVCache]):
+    with from_scratch(
+        "cached_greedy_decode",
+        reference=[
+            reference.cached_greedy_decode,
+            training.greedy_decode,
+            reference.decode_step,
+            reference.KVCache,
+        ],
+    ):
         out = cached_greedy_decode(model, src, max_len=max_len, bos_id=1, eos_id=2)
     assert model.training, "cached_greedy_decode left the model in eval mode: restore the mode it was in."
     assert out.dtype == torch.long and out.tolist() == expected.tolist(), (
         f"B={B}, max_len={max_len}, {layers} layer(s): cached_greedy_decode gave {out.tolist()}, "
         f"greedy_decode {expected.tolist()}. Use model.eval() (dropout off), padding_mask(src) "
         "for the encoder and decode_step, one KVCache for the whole loop, the newest token at "
-        "position out.size(1) - 1, pad_id after <eos>, and stop when every row has produced it.")
+        "position out.size(1) - 1, pad_id after <eos>, and stop when every row has produced it."
+    )
 passed("token for token as greedy_decode: float64, dropout switched off, padding, B = 1, max_len 1 and 2")
 ### END HIDDEN TESTS
 
@@ -656,7 +734,8 @@ model = Transformer(20, 15, d_model=16, num_heads=2, num_layers=2, d_ff=32).eval
 src = torch.tensor([[4, 5, 6, 2]])
 widths = []
 hook = model.decoder.layers[0].self_attn.w_q.register_forward_hook(
-    lambda m, args, out: widths.append(args[0].size(1)))
+    lambda m, args, out: widths.append(args[0].size(1))
+)
 try:
     out = cached_greedy_decode(model, src, max_len=6, bos_id=1, eos_id=-1)  # -1: never stops early
 finally:
@@ -664,7 +743,8 @@ finally:
 assert out.shape == (1, 6), f"with no <eos> and max_len 6, expected shape (1, 6), got {tuple(out.shape)}."
 assert widths == [1] * 5, (
     f"the decoder's first self-attention saw {widths} positions at its 5 steps: a cached decoder "
-    "runs only the newest token, so 1 each time.")
+    "runs only the newest token, so 1 each time."
+)
 passed("each step runs one new position")
 ### BEGIN HIDDEN TESTS
 import transformer_course.decoding as reference
@@ -675,14 +755,28 @@ torch.manual_seed(100)
 model = Transformer(20, 15, d_model=12, num_heads=3, num_layers=3, d_ff=24).double()
 src = torch.randint(3, 20, (3, 7))
 counts = {"encoder": 0, "cross": 0, "grad": []}
-hooks = [model.encoder.register_forward_hook(lambda m, a, o: counts.__setitem__("encoder", counts["encoder"] + 1))]
-hooks += [layer.cross_attn.w_k.register_forward_hook(
-    lambda m, a, o: counts.__setitem__("cross", counts["cross"] + 1)) for layer in model.decoder.layers]
-hooks.append(model.generator.register_forward_hook(lambda m, a, o: counts["grad"].append(torch.is_grad_enabled())))
+hooks = [
+    model.encoder.register_forward_hook(lambda m, a, o: counts.__setitem__("encoder", counts["encoder"] + 1))
+]
+hooks += [
+    layer.cross_attn.w_k.register_forward_hook(
+        lambda m, a, o: counts.__setitem__("cross", counts["cross"] + 1)
+    )
+    for layer in model.decoder.layers
+]
+hooks.append(
+    model.generator.register_forward_hook(lambda m, a, o: counts["grad"].append(torch.is_grad_enabled()))
+)
 try:
-    with from_scratch("cached_greedy_decode", reference=[reference.cached_greedy_decode,
-                                                         training.greedy_decode, reference.decode_step,
-                                                         reference.KVCache]):
+    with from_scratch(
+        "cached_greedy_decode",
+        reference=[
+            reference.cached_greedy_decode,
+            training.greedy_decode,
+            reference.decode_step,
+            reference.KVCache,
+        ],
+    ):
         out = cached_greedy_decode(model, src, max_len=10, bos_id=1, eos_id=-1)
 finally:
     for hook in hooks:
@@ -692,7 +786,8 @@ assert counts["encoder"] == 1, f"the encoder ran {counts['encoder']} times: run 
 assert counts["cross"] == 3, (
     f"9 steps of a 3-layer decoder computed the cross-attention keys {counts['cross']} times: one "
     "KVCache for the whole sentence computes them once per layer. A new KVCache at each step "
-    "forgets everything.")
+    "forgets everything."
+)
 assert counts["grad"] and not any(counts["grad"]), "decode under torch.no_grad()."
 passed("one encoder run, cross-attention keys once per layer (counted), no gradients")
 ### END HIDDEN TESTS
@@ -710,8 +805,9 @@ passed("one encoder run, cross-attention keys once per layer (counted), no gradi
 
 # %%
 torch.manual_seed(0)
-timed = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=64, num_heads=4, num_layers=2,
-                    d_ff=128, dropout=0.0).eval()
+timed = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=64, num_heads=4, num_layers=2, d_ff=128, dropout=0.0
+).eval()
 src = torch.randint(3, len(ENGLISH_VOCAB), (8, 10))  # 8 sentences of 10 tokens
 
 
@@ -732,8 +828,10 @@ for L in lengths:
     same = (plain == cached).float().mean().item()
     seconds["uncached (greedy_decode)"].append(t_plain)
     seconds["cached (cached_greedy_decode)"].append(t_cached)
-    print(f"L = {L:3d}: uncached {8 * L / t_plain:8.0f} tokens/s, cached {8 * L / t_cached:8.0f} "
-          f"tokens/s, {t_plain / t_cached:4.1f}× faster; {same:.0%} of the tokens the same")
+    print(
+        f"L = {L:3d}: uncached {8 * L / t_plain:8.0f} tokens/s, cached {8 * L / t_cached:8.0f} "
+        f"tokens/s, {t_plain / t_cached:4.1f}× faster; {same:.0%} of the tokens the same"
+    )
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, values in seconds.items():
@@ -807,6 +905,7 @@ def length_penalty_gnmt(length: int, alpha: float) -> float:
     ### BEGIN SOLUTION
     return ((5 + length) / 6) ** alpha
     ### END SOLUTION
+
 
 def beam_search(
     model: nn.Module,
@@ -902,7 +1001,8 @@ def beam_search(
 
 # %% nbgrader={"grade": true, "grade_id": "test_beam_search_one_is_greedy", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 assert length_penalty_gnmt(7, 0.0) == 1.0 and abs(length_penalty_gnmt(7, 1.0) - 2.0) < 1e-12, (
-    "length_penalty_gnmt(7, 1.0) must be (5 + 7) / 6 = 2, and any length with alpha 0 gives 1.")
+    "length_penalty_gnmt(7, 1.0) must be (5 + 7) / 6 = 2, and any length with alpha 0 gives 1."
+)
 torch.manual_seed(11)
 model = Transformer(20, 15, d_model=16, num_heads=2, num_layers=2, d_ff=32)
 with torch.no_grad():
@@ -913,7 +1013,8 @@ sequences, log_probs = beam_search(model, src, beam_size=1, max_len=8, bos_id=1,
 expect_shape(log_probs, (3,), "beam_search's log_probs (B,)")
 assert sequences.tolist() == expected.tolist(), (
     f"beam_search with beam_size=1 gave {sequences.tolist()}, greedy_decode {expected.tolist()}: "
-    "one beam is greedy decoding.")
+    "one beam is greedy decoding."
+)
 passed("beam 1 is greedy decoding")
 ### BEGIN HIDDEN TESTS
 import transformer_course.decoding as reference
@@ -932,29 +1033,42 @@ def teacher_forced_log_prob(model, src, seqs, eos_id=2):
         counted = torch.ones_like(picked, dtype=torch.bool)
         for b, row in enumerate(seqs[:, 1:].tolist()):
             if eos_id in row:
-                counted[b, row.index(eos_id) + 1:] = False
+                counted[b, row.index(eos_id) + 1 :] = False
         return (picked * counted).sum(-1)
 
 
-for seed, (B, S, max_len, alpha) in enumerate([(5, 8, 9, 0.0), (1, 3, 12, 0.0), (4, 6, 7, 1.0), (3, 5, 1, 0.0)]):
+for seed, (B, S, max_len, alpha) in enumerate(
+    [(5, 8, 9, 0.0), (1, 3, 12, 0.0), (4, 6, 7, 1.0), (3, 5, 1, 0.0)]
+):
     torch.manual_seed(110 + seed)
     model = Transformer(20, 15, d_model=16, num_heads=4, num_layers=2, d_ff=32, dropout=0.3).double()
     with torch.no_grad():
         model.generator.bias[2] += 1.5
     src = torch.randint(3, 20, (B, S))
     if B > 1:
-        src[1, S // 2:] = 0
+        src[1, S // 2 :] = 0
     expected = greedy_decode(model, src, max_len=max_len, bos_id=1, eos_id=2)
     model.train()
-    with from_scratch("beam_search", reference=[reference.beam_search, reference.cached_greedy_decode,
-                                          reference.decode_step, reference.KVCache]):
+    with from_scratch(
+        "beam_search",
+        reference=[
+            reference.beam_search,
+            reference.cached_greedy_decode,
+            reference.decode_step,
+            reference.KVCache,
+        ],
+    ):
         sequences, log_probs = beam_search(model, src, 1, max_len, 1, 2, length_penalty=alpha)
     assert model.training, "beam_search left the model in eval mode: restore the mode it was in."
     assert sequences.dtype == torch.long and sequences.tolist() == expected.tolist(), (
         f"B={B}, max_len={max_len}, length_penalty={alpha}: beam_search with one beam gave "
-        f"{sequences.tolist()}, greedy decoding {expected.tolist()}.")
-    expect_close(log_probs, teacher_forced_log_prob(model, src, sequences),
-                 f"the log-probabilities of one beam's sequences (B={B}, max_len={max_len}, α={alpha})")
+        f"{sequences.tolist()}, greedy decoding {expected.tolist()}."
+    )
+    expect_close(
+        log_probs,
+        teacher_forced_log_prob(model, src, sequences),
+        f"the log-probabilities of one beam's sequences (B={B}, max_len={max_len}, α={alpha})",
+    )
 passed("beam 1 = greedy: float64, padding, B = 1, max_len 1, with a length penalty; log P of each sequence")
 ### END HIDDEN TESTS
 
@@ -966,13 +1080,15 @@ with torch.no_grad():
 src = torch.tensor([[4, 5, 6, 2], [7, 8, 2, 0]])
 sequences, log_probs = beam_search(model, src, beam_size=3, max_len=8, bos_id=1, eos_id=2)
 assert sequences.dim() == 2 and sequences.size(0) == 2 and sequences.size(1) <= 8, (
-    f"beam_search's sequences have shape {tuple(sequences.shape)}: expected (2, L), L <= 8.")
+    f"beam_search's sequences have shape {tuple(sequences.shape)}: expected (2, L), L <= 8."
+)
 assert (sequences[:, 0] == 1).all(), "every sequence starts with <bos>."
 for row in sequences.tolist():
     if 2 in row:
-        assert all(t == 0 for t in row[row.index(2) + 1:]), (
+        assert all(t == 0 for t in row[row.index(2) + 1 :]), (
             f"the sequence {row} goes on after <eos>: a finished hypothesis is set apart, never extended; "
-            "pad it with pad_id.")
+            "pad it with pad_id."
+        )
 passed("three beams: shapes, <bos> first, nothing after <eos>")
 ### BEGIN HIDDEN TESTS
 import transformer_course.decoding as reference
@@ -992,8 +1108,14 @@ def oracle_beam(model, src_row, K, max_len, alpha, bos=1, eos=2):
         tgt = torch.tensor([seq for _, seq in alive])
         hidden = model.decode(tgt, memory.expand(len(alive), -1, -1), look_ahead_mask(tgt.size(1)), mask)
         logp = model.generator(hidden[:, -1]).log_softmax(-1)  # (n, V)
-        extensions = sorted(((s + logp[i, t].item(), seq + [t]) for i, (s, seq) in enumerate(alive)
-                             for t in range(logp.size(-1))), key=lambda e: -e[0])
+        extensions = sorted(
+            (
+                (s + logp[i, t].item(), seq + [t])
+                for i, (s, seq) in enumerate(alive)
+                for t in range(logp.size(-1))
+            ),
+            key=lambda e: -e[0],
+        )
         alive = []
         for rank, (s, seq) in enumerate(extensions):
             if seq[-1] == eos:
@@ -1016,8 +1138,15 @@ for seed, (K, alpha, max_len) in enumerate(cases):
     src[2, 3:] = 0
     with torch.no_grad():
         expected = [oracle_beam(model, row, K, max_len, alpha) for row in src]
-    with from_scratch("beam_search", reference=[reference.beam_search, reference.cached_greedy_decode,
-                                          reference.decode_step, reference.KVCache]):
+    with from_scratch(
+        "beam_search",
+        reference=[
+            reference.beam_search,
+            reference.cached_greedy_decode,
+            reference.decode_step,
+            reference.KVCache,
+        ],
+    ):
         sequences, log_probs = beam_search(model, src, K, max_len, 1, 2, length_penalty=alpha)
     for b, (_, log_p, seq) in enumerate(expected):
         got = [t for t in sequences[b].tolist()]
@@ -1026,10 +1155,14 @@ for seed, (K, alpha, max_len) in enumerate(cases):
             f"beam_size={K}, length_penalty={alpha}, sentence {b}: beam_search gave {got}, expected "
             f"{seq}. Keep the K best extensions across all of a sentence's beams, re-sorted (each "
             "takes its parent's tokens and cache), set <eos> ones apart (only those among the K best), "
-            "and pick the best of log P / ((5 + |Y|) / 6)^α.")
-        expect_close(log_probs[b], torch.tensor(log_p, dtype=torch.float64),
-                     f"log P of sentence {b}'s best hypothesis (beam_size={K}, α={alpha}); it is "
-                     "returned without the length penalty")
+            "and pick the best of log P / ((5 + |Y|) / 6)^α."
+        )
+        expect_close(
+            log_probs[b],
+            torch.tensor(log_p, dtype=torch.float64),
+            f"log P of sentence {b}'s best hypothesis (beam_size={K}, α={alpha}); it is "
+            "returned without the length penalty",
+        )
 passed("the beam search rule: 2 to 5 beams, α = 0, 0.6, 1, 2, padding; sequences and log P")
 ### END HIDDEN TESTS
 
@@ -1043,7 +1176,8 @@ _, greedy_log_p = beam_search(model, src, beam_size=1, max_len=10, bos_id=1, eos
 _, beam_log_p = beam_search(model, src, beam_size=4, max_len=10, bos_id=1, eos_id=2)
 assert (beam_log_p >= greedy_log_p - 1e-9).all(), (
     f"4 beams found log P {beam_log_p.tolist()}, one beam {greedy_log_p.tolist()}: more beams keep "
-    "the greedy hypothesis among the candidates, so they never do worse here.")
+    "the greedy hypothesis among the candidates, so they never do worse here."
+)
 print(f"log P, greedy: {[round(x, 2) for x in greedy_log_p.tolist()]}")
 print(f"log P, 4 beams: {[round(x, 2) for x in beam_log_p.tolist()]}")
 passed("4 beams are never worse than greedy on these six sentences")
@@ -1061,6 +1195,7 @@ src = torch.randint(3, 20, (4, 5))
 with torch.no_grad():
     greedy = greedy_decode(model, src, max_len=10, bos_id=1, eos_id=2)
 
+
 def forced(model, src, seqs):
     with torch.no_grad():
         tgt = seqs[:, :-1]
@@ -1069,22 +1204,34 @@ def forced(model, src, seqs):
         counted = torch.ones_like(picked, dtype=torch.bool)
         for b, row in enumerate(seqs[:, 1:].tolist()):
             if 2 in row:
-                counted[b, row.index(2) + 1:] = False
+                counted[b, row.index(2) + 1 :] = False
         return (picked * counted).sum(-1)
 
 
 greedy_lp = forced(model, src, greedy)
-with from_scratch("beam_search", reference=[reference.beam_search, reference.cached_greedy_decode,
-                                          reference.decode_step, reference.KVCache]):
+with from_scratch(
+    "beam_search",
+    reference=[
+        reference.beam_search,
+        reference.cached_greedy_decode,
+        reference.decode_step,
+        reference.KVCache,
+    ],
+):
     sequences, log_probs = beam_search(model, src, 4, 10, 1, 2)
 found = forced(model, src, sequences)
-expect_close(log_probs, found, "the log P beam_search returns for its own sequences", mistakes={
-    "your log_probs are probabilities: sum the log_softmax, and return log P.": found.exp()})
+expect_close(
+    log_probs,
+    found,
+    "the log P beam_search returns for its own sequences",
+    mistakes={"your log_probs are probabilities: sum the log_softmax, and return log P.": found.exp()},
+)
 better = (found > greedy_lp + 0.5).tolist()
 assert better == [True, True, True, True], (
     f"on this model greedy decoding misses the most likely translation of every sentence (log P "
     f"{[round(x, 2) for x in greedy_lp.tolist()]}), but 4 beams found only "
-    f"{[round(x, 2) for x in found.tolist()]}: keep the K best extensions across all beams.")
+    f"{[round(x, 2) for x in found.tolist()]}: keep the K best extensions across all beams."
+)
 passed("where greedy is wrong, 4 beams find translations more probable by e^0.5 or more")
 ### END HIDDEN TESTS
 
@@ -1110,8 +1257,10 @@ checkpoint = Path("..") / "08_gpu_training" / "runs" / "full" / "checkpoint.pt"
 if os.environ.get("NBGRADER_EXECUTION"):
     print("Being graded: the trained model's comparison is skipped.")
 elif not checkpoint.exists():
-    print(f"No {checkpoint}: train lesson 08's full run to compare beams on a trained model, or run "
-          "`python -m transformer_course.bench --decode` (it trains one).")
+    print(
+        f"No {checkpoint}: train lesson 08's full run to compare beams on a trained model, or run "
+        "`python -m transformer_course.bench --decode` (it trains one)."
+    )
 else:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)  # your own run's file
     sizes = {key: state["config"][key] for key in ("d_model", "num_heads", "num_layers", "d_ff")}
@@ -1141,8 +1290,11 @@ else:
 # may show. `python -m transformer_course.bench --decode` measures both beside the cache.
 
 # %%
-fused = use_fused_attention(Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=64, num_heads=4,
-                                        num_layers=2, d_ff=128, dropout=0.0).eval())
+fused = use_fused_attention(
+    Transformer(
+        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=64, num_heads=4, num_layers=2, d_ff=128, dropout=0.0
+    ).eval()
+)
 fused.load_state_dict(timed.state_dict())
 src = torch.randint(3, len(ENGLISH_VOCAB), (16, 10))
 times = {}
@@ -1154,9 +1306,11 @@ for name, net in [("from scratch", timed), ("fused", fused)]:
         best = min(best, time.perf_counter() - start)
     times[name] = (best, out)
 same = (times["fused"][1] == times["from scratch"][1]).float().mean().item()
-print(f"cached greedy, 16 × 32 tokens: from scratch {times['from scratch'][0]:.3f} s, fused "
-      f"{times['fused'][0]:.3f} s ({times['from scratch'][0] / times['fused'][0]:.2f}×); {same:.0%} of "
-      "the tokens the same")
+print(
+    f"cached greedy, 16 × 32 tokens: from scratch {times['from scratch'][0]:.3f} s, fused "
+    f"{times['fused'][0]:.3f} s ({times['from scratch'][0] / times['fused'][0]:.2f}×); {same:.0%} of "
+    "the tokens the same"
+)
 
 # %% [markdown]
 # ## Recap

@@ -14,16 +14,19 @@ _MAKE_BATCH = (
 )
 
 
-def _make_batch(body: str, src_mask: str = "padding_mask(src, 0)",
-                tgt_mask: str = "decoder_mask(tgt_input, 0)") -> str:
-    return (_MAKE_BATCH + body
-            + "    return TranslationBatch(src, tgt_input, tgt_output,\n"
-            + f"                            {src_mask}, {tgt_mask}, 0,\n"
-            + "                            int((tgt_output != 0).sum()))\n")
+def _make_batch(
+    body: str, src_mask: str = "padding_mask(src, 0)", tgt_mask: str = "decoder_mask(tgt_input, 0)"
+) -> str:
+    return (
+        _MAKE_BATCH
+        + body
+        + "    return TranslationBatch(src, tgt_input, tgt_output,\n"
+        + f"                            {src_mask}, {tgt_mask}, 0,\n"
+        + "                            int((tgt_output != 0).sum()))\n"
+    )
 
 
-_RIGHT_SHIFT = ("    tgt_input = full[:, :-1].masked_fill(full[:, 1:] == 0, 0)\n"
-                "    tgt_output = full[:, 1:]\n")
+_RIGHT_SHIFT = "    tgt_input = full[:, :-1].masked_fill(full[:, 1:] == 0, 0)\n    tgt_output = full[:, 1:]\n"
 
 _LOSS = "def sequence_loss(logits, targets, pad_id, label_smoothing=0.0):\n"
 _NOAM = "def noam_lr(step, d_model, warmup):\n"
@@ -46,16 +49,20 @@ _FORWARD = (
     + "".join("    " + line + "\n" for line in _PLAIN_FORWARD.splitlines())
 )
 _CLIP = "    nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n"
-_STEP = ("    if scaler is not None:\n"
-         "        scaler.step(optimizer)\n"
-         "        scaler.update()\n"
-         "    else:\n"
-         "        optimizer.step()\n")
-_BACKWARD = ("    if scaler is not None:\n"
-             "        scaler.scale(loss).backward()\n"
-             "        scaler.unscale_(optimizer)\n"
-             "    else:\n"
-             "        loss.backward()\n")
+_STEP = (
+    "    if scaler is not None:\n"
+    "        scaler.step(optimizer)\n"
+    "        scaler.update()\n"
+    "    else:\n"
+    "        optimizer.step()\n"
+)
+_BACKWARD = (
+    "    if scaler is not None:\n"
+    "        scaler.scale(loss).backward()\n"
+    "        scaler.unscale_(optimizer)\n"
+    "    else:\n"
+    "        loss.backward()\n"
+)
 _SCHEDULE = "    if scheduler is not None:\n        scheduler.step()\n"
 
 _GREEDY = "def greedy_decode(model, src, max_len, bos_id, eos_id, pad_id=0):\n"
@@ -69,9 +76,12 @@ _GREEDY_START = (
 )
 
 
-def _greedy_loop(condition: str = "out.size(1) < max_len and not done.all()",
-                 decode: str = "model.decode(out, memory, decoder_mask(out, pad_id), src_mask)",
-                 position: str = "-1", result: str = "out") -> str:
+def _greedy_loop(
+    condition: str = "out.size(1) < max_len and not done.all()",
+    decode: str = "model.decode(out, memory, decoder_mask(out, pad_id), src_mask)",
+    position: str = "-1",
+    result: str = "out",
+) -> str:
     return (
         f"        while {condition}:\n"
         f"            hidden = {decode}\n"
@@ -86,131 +96,342 @@ def _greedy_loop(condition: str = "out.size(1) < max_len and not done.all()",
 WRONG = [
     # pick_device
     Wrong(LESSON, "pick_device", "always the CPU", _PICK_DEVICE + "    return torch.device('cpu')\n"),
-    Wrong(LESSON, "pick_device", "prefers the CPU when MPS is there",
-          _PICK_DEVICE + "    if torch.cuda.is_available():\n"
-          "        return torch.device('cuda')\n"
-          "    return torch.device('cpu')\n"),
-    Wrong(LESSON, "pick_device", "MPS checked before CUDA",
-          _PICK_DEVICE + "    if torch.backends.mps.is_available():\n"
-          "        return torch.device('mps')\n"
-          "    if torch.cuda.is_available():\n"
-          "        return torch.device('cuda')\n"
-          "    return torch.device('cpu')\n"),
-    Wrong(LESSON, "pick_device", "returns a string",
-          _PICK_DEVICE + "    if torch.cuda.is_available():\n"
-          "        return 'cuda'\n"
-          "    if torch.backends.mps.is_available():\n"
-          "        return 'mps'\n"
-          "    return 'cpu'\n"),
+    Wrong(
+        LESSON,
+        "pick_device",
+        "prefers the CPU when MPS is there",
+        _PICK_DEVICE + "    if torch.cuda.is_available():\n"
+        "        return torch.device('cuda')\n"
+        "    return torch.device('cpu')\n",
+    ),
+    Wrong(
+        LESSON,
+        "pick_device",
+        "MPS checked before CUDA",
+        _PICK_DEVICE + "    if torch.backends.mps.is_available():\n"
+        "        return torch.device('mps')\n"
+        "    if torch.cuda.is_available():\n"
+        "        return torch.device('cuda')\n"
+        "    return torch.device('cpu')\n",
+    ),
+    Wrong(
+        LESSON,
+        "pick_device",
+        "returns a string",
+        _PICK_DEVICE + "    if torch.cuda.is_available():\n"
+        "        return 'cuda'\n"
+        "    if torch.backends.mps.is_available():\n"
+        "        return 'mps'\n"
+        "    return 'cpu'\n",
+    ),
     # make_batch
-    Wrong(LESSON, "make_batch", "off-by-one teacher forcing (tgt_input = tgt_output)",
-          _make_batch("    tgt_output = full[:, 1:]\n    tgt_input = tgt_output\n")),
-    Wrong(LESSON, "make_batch", "tgt_input and tgt_output swapped",
-          _make_batch("    tgt_input = full[:, 1:]\n    tgt_output = full[:, :-1]\n")),
-    Wrong(LESSON, "make_batch", "tgt_output without <eos>",
-          _make_batch("    tgt_output = pad([tgt_vocab.encode(p.korean) for p in pairs], 0).to(device)\n"
-                      "    tgt_input = shift_right(tgt_output, 1).masked_fill(tgt_output == 0, 0)\n")),
-    Wrong(LESSON, "make_batch", "tgt_input keeps <eos>, one longer than the targets",
-          _make_batch("    tgt_input = full\n"
-                      "    tgt_output = torch.cat([full[:, 1:], torch.zeros_like(full[:, :1])], dim=1)\n")),
-    Wrong(LESSON, "make_batch", "source without <eos>",
-          _make_batch(_RIGHT_SHIFT + "    src = pad([src_vocab.encode(p.english) for p in pairs], 0)\n")),
-    Wrong(LESSON, "make_batch", "src_mask True on padding",
-          _make_batch(_RIGHT_SHIFT, src_mask="(src == 0)[:, None, None, :]")),
-    Wrong(LESSON, "make_batch", "tgt_mask without the look-ahead mask",
-          _make_batch(_RIGHT_SHIFT,
-                      tgt_mask="padding_mask(tgt_input, 0).expand(-1, -1, tgt_input.size(1), -1)")),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "off-by-one teacher forcing (tgt_input = tgt_output)",
+        _make_batch("    tgt_output = full[:, 1:]\n    tgt_input = tgt_output\n"),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "tgt_input and tgt_output swapped",
+        _make_batch("    tgt_input = full[:, 1:]\n    tgt_output = full[:, :-1]\n"),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "tgt_output without <eos>",
+        _make_batch(
+            "    tgt_output = pad([tgt_vocab.encode(p.korean) for p in pairs], 0).to(device)\n"
+            "    tgt_input = shift_right(tgt_output, 1).masked_fill(tgt_output == 0, 0)\n"
+        ),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "tgt_input keeps <eos>, one longer than the targets",
+        _make_batch(
+            "    tgt_input = full\n"
+            "    tgt_output = torch.cat([full[:, 1:], torch.zeros_like(full[:, :1])], dim=1)\n"
+        ),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "source without <eos>",
+        _make_batch(_RIGHT_SHIFT + "    src = pad([src_vocab.encode(p.english) for p in pairs], 0)\n"),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "src_mask True on padding",
+        _make_batch(_RIGHT_SHIFT, src_mask="(src == 0)[:, None, None, :]"),
+    ),
+    Wrong(
+        LESSON,
+        "make_batch",
+        "tgt_mask without the look-ahead mask",
+        _make_batch(
+            _RIGHT_SHIFT, tgt_mask="padding_mask(tgt_input, 0).expand(-1, -1, tgt_input.size(1), -1)"
+        ),
+    ),
     # sequence_loss
-    Wrong(LESSON, "sequence_loss", "loss counts padding",
-          _LOSS + "    V = logits.size(-1)\n"
-          "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1),\n"
-          "                           label_smoothing=label_smoothing)\n"),
-    Wrong(LESSON, "sequence_loss", "sum instead of mean",
-          _LOSS + "    V = logits.size(-1)\n"
-          "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=pad_id,\n"
-          "                           label_smoothing=label_smoothing, reduction='sum')\n"),
-    Wrong(LESSON, "sequence_loss", "label smoothing ignored",
-          _LOSS + "    V = logits.size(-1)\n"
-          "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=pad_id)\n"),
-    Wrong(LESSON, "sequence_loss", "pad id hard-coded to 0",
-          _LOSS + "    V = logits.size(-1)\n"
-          "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=0,\n"
-          "                           label_smoothing=label_smoothing)\n"),
-    Wrong(LESSON, "sequence_loss", "mean per sentence, then over sentences",
-          _LOSS + "    per = F.cross_entropy(logits.movedim(-1, 1), targets, ignore_index=pad_id,\n"
-          "                          label_smoothing=label_smoothing, reduction='none')\n"
-          "    real = targets != pad_id\n"
-          "    return ((per * real).sum(-1) / real.sum(-1).clamp_min(1)).mean()\n"),
+    Wrong(
+        LESSON,
+        "sequence_loss",
+        "loss counts padding",
+        _LOSS + "    V = logits.size(-1)\n"
+        "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1),\n"
+        "                           label_smoothing=label_smoothing)\n",
+    ),
+    Wrong(
+        LESSON,
+        "sequence_loss",
+        "sum instead of mean",
+        _LOSS + "    V = logits.size(-1)\n"
+        "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=pad_id,\n"
+        "                           label_smoothing=label_smoothing, reduction='sum')\n",
+    ),
+    Wrong(
+        LESSON,
+        "sequence_loss",
+        "label smoothing ignored",
+        _LOSS + "    V = logits.size(-1)\n"
+        "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=pad_id)\n",
+    ),
+    Wrong(
+        LESSON,
+        "sequence_loss",
+        "pad id hard-coded to 0",
+        _LOSS + "    V = logits.size(-1)\n"
+        "    return F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=0,\n"
+        "                           label_smoothing=label_smoothing)\n",
+    ),
+    Wrong(
+        LESSON,
+        "sequence_loss",
+        "mean per sentence, then over sentences",
+        _LOSS + "    per = F.cross_entropy(logits.movedim(-1, 1), targets, ignore_index=pad_id,\n"
+        "                          label_smoothing=label_smoothing, reduction='none')\n"
+        "    real = targets != pad_id\n"
+        "    return ((per * real).sum(-1) / real.sum(-1).clamp_min(1)).mean()\n",
+    ),
     # noam_lr
-    Wrong(LESSON, "noam_lr", "max instead of min",
-          _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
-          "    return d_model**-0.5 * max(step**-0.5, step * warmup**-1.5)\n"),
-    Wrong(LESSON, "noam_lr", "warm-up exponent -0.5",
-          _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
-          "    return d_model**-0.5 * min(step**-0.5, step * warmup**-0.5)\n"),
-    Wrong(LESSON, "noam_lr", "no warm-up (no min)",
-          _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
-          "    return d_model**-0.5 * step**-0.5\n"),
-    Wrong(LESSON, "noam_lr", "no ValueError for step < 1",
-          _NOAM + "    return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)\n"),
-    Wrong(LESSON, "noam_lr", "d_model factor missing",
-          _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
-          "    return min(step**-0.5, step * warmup**-1.5)\n"),
+    Wrong(
+        LESSON,
+        "noam_lr",
+        "max instead of min",
+        _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
+        "    return d_model**-0.5 * max(step**-0.5, step * warmup**-1.5)\n",
+    ),
+    Wrong(
+        LESSON,
+        "noam_lr",
+        "warm-up exponent -0.5",
+        _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
+        "    return d_model**-0.5 * min(step**-0.5, step * warmup**-0.5)\n",
+    ),
+    Wrong(
+        LESSON,
+        "noam_lr",
+        "no warm-up (no min)",
+        _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
+        "    return d_model**-0.5 * step**-0.5\n",
+    ),
+    Wrong(
+        LESSON,
+        "noam_lr",
+        "no ValueError for step < 1",
+        _NOAM + "    return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)\n",
+    ),
+    Wrong(
+        LESSON,
+        "noam_lr",
+        "d_model factor missing",
+        _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
+        "    return min(step**-0.5, step * warmup**-1.5)\n",
+    ),
     # train_step
-    Wrong(LESSON, "train_step", "forgets zero_grad",
-          _TRAIN_STEP + _FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "forgets optimizer.step",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD + _BACKWARD + _CLIP + _SCHEDULE
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "no gradient clipping",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD + _BACKWARD + _STEP + _SCHEDULE
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "scheduler stepped before the optimizer",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD + _BACKWARD + _CLIP + _SCHEDULE + _STEP
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "scheduler never stepped",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD + _BACKWARD + _CLIP + _STEP
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "returns the loss tensor",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE
-          + "    return loss\n"),
-    Wrong(LESSON, "train_step", "clips before unscaling",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _FORWARD
-          + "    (scaler.scale(loss) if scaler is not None else loss).backward()\n" + _CLIP + _STEP
-          + _SCHEDULE + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "zero_grad after backward",
-          _TRAIN_STEP + _FORWARD + _BACKWARD + "    optimizer.zero_grad()\n" + _CLIP + _STEP + _SCHEDULE
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "autocast ignored",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n" + _PLAIN_FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE
-          + "    return loss.item()\n"),
-    Wrong(LESSON, "train_step", "loss leaves out id 0, not batch.pad_id",
-          _TRAIN_STEP + "    optimizer.zero_grad()\n"
-          + _FORWARD.replace("batch.tgt_output, batch.pad_id,", "batch.tgt_output, 0,")
-          + _BACKWARD + _CLIP + _STEP + _SCHEDULE + "    return loss.item()\n"),
+    Wrong(
+        LESSON,
+        "train_step",
+        "forgets zero_grad",
+        _TRAIN_STEP + _FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "forgets optimizer.step",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + _BACKWARD
+        + _CLIP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "no gradient clipping",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + _BACKWARD
+        + _STEP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "scheduler stepped before the optimizer",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + _BACKWARD
+        + _CLIP
+        + _SCHEDULE
+        + _STEP
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "scheduler never stepped",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + _BACKWARD
+        + _CLIP
+        + _STEP
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "returns the loss tensor",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + _BACKWARD
+        + _CLIP
+        + _STEP
+        + _SCHEDULE
+        + "    return loss\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "clips before unscaling",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD
+        + "    (scaler.scale(loss) if scaler is not None else loss).backward()\n"
+        + _CLIP
+        + _STEP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "zero_grad after backward",
+        _TRAIN_STEP
+        + _FORWARD
+        + _BACKWARD
+        + "    optimizer.zero_grad()\n"
+        + _CLIP
+        + _STEP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "autocast ignored",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _PLAIN_FORWARD
+        + _BACKWARD
+        + _CLIP
+        + _STEP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "loss leaves out id 0, not batch.pad_id",
+        _TRAIN_STEP
+        + "    optimizer.zero_grad()\n"
+        + _FORWARD.replace("batch.tgt_output, batch.pad_id,", "batch.tgt_output, 0,")
+        + _BACKWARD
+        + _CLIP
+        + _STEP
+        + _SCHEDULE
+        + "    return loss.item()\n",
+    ),
     # greedy_decode
-    Wrong(LESSON, "greedy_decode", "never stops before max_len",
-          _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) < max_len")),
-    Wrong(LESSON, "greedy_decode", "output without <bos>",
-          _GREEDY + _GREEDY_START + _greedy_loop(result="out[:, 1:]")),
-    Wrong(LESSON, "greedy_decode", "argmax of the first position",
-          _GREEDY + _GREEDY_START + _greedy_loop(position="0")),
-    Wrong(LESSON, "greedy_decode", "encoder run at every step",
-          _GREEDY + _GREEDY_START + _greedy_loop(
-              decode="model.decode(out, model.encode(src, src_mask), decoder_mask(out, pad_id), "
-                     "src_mask)")),
-    Wrong(LESSON, "greedy_decode", "source padding not masked",
-          _GREEDY + _GREEDY_START.replace("padding_mask(src, pad_id)", "None")
-          + _greedy_loop()),
-    Wrong(LESSON, "greedy_decode", "model left in training mode",
-          _GREEDY + _GREEDY_START.replace("    model.eval()\n", "") + _greedy_loop()),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "never stops before max_len",
+        _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) < max_len"),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "output without <bos>",
+        _GREEDY + _GREEDY_START + _greedy_loop(result="out[:, 1:]"),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "argmax of the first position",
+        _GREEDY + _GREEDY_START + _greedy_loop(position="0"),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "encoder run at every step",
+        _GREEDY
+        + _GREEDY_START
+        + _greedy_loop(
+            decode="model.decode(out, model.encode(src, src_mask), decoder_mask(out, pad_id), src_mask)"
+        ),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "source padding not masked",
+        _GREEDY + _GREEDY_START.replace("padding_mask(src, pad_id)", "None") + _greedy_loop(),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "model left in training mode",
+        _GREEDY + _GREEDY_START.replace("    model.eval()\n", "") + _greedy_loop(),
+    ),
     # Right whenever the ids are the course vocabulary's: only other special ids catch these.
-    Wrong(LESSON, "greedy_decode", "rows start with the vocabulary's BOS 1, not bos_id",
-          _GREEDY + _GREEDY_START.replace("torch.full((src.size(0), 1), bos_id,",
-                                          "torch.ones((src.size(0), 1),") + _greedy_loop()),
-    Wrong(LESSON, "greedy_decode", "finished rows filled with 0, not pad_id",
-          _GREEDY + _GREEDY_START + _greedy_loop().replace("masked_fill(done, pad_id)",
-                                                           "masked_fill(done, 0)")),
-    Wrong(LESSON, "greedy_decode", "max_len tokens after <bos>",
-          _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) <= max_len and not done.all()")),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "rows start with the vocabulary's BOS 1, not bos_id",
+        _GREEDY
+        + _GREEDY_START.replace("torch.full((src.size(0), 1), bos_id,", "torch.ones((src.size(0), 1),")
+        + _greedy_loop(),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "finished rows filled with 0, not pad_id",
+        _GREEDY + _GREEDY_START + _greedy_loop().replace("masked_fill(done, pad_id)", "masked_fill(done, 0)"),
+    ),
+    Wrong(
+        LESSON,
+        "greedy_decode",
+        "max_len tokens after <bos>",
+        _GREEDY + _GREEDY_START + _greedy_loop(condition="out.size(1) <= max_len and not done.all()"),
+    ),
 ]
