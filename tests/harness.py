@@ -7,6 +7,8 @@ Cheaper than a full grading run (no gradebook, no feedback), and the same rule:
 """
 
 import copy
+import os
+import tempfile
 
 import nbformat
 from nbclient import NotebookClient
@@ -65,14 +67,17 @@ class LessonKernel:
         self.lesson = lesson
         self.solution = load(lesson)
         self._ran = 0
+        # The kernel writes where the grader's would (a folder of its own, not solutions/), and is
+        # told it is being graded, as the grader tells it: lessons skip their long runs.
+        self._folder = tempfile.TemporaryDirectory(prefix=f"wrong-{lesson}-")
         self._client = NotebookClient(
             nbformat.v4.new_notebook(),
             kernel_name="python3",
             timeout=timeout,
             allow_errors=True,
-            resources={"metadata": {"path": str(SOLUTIONS / lesson)}},
+            resources={"metadata": {"path": self._folder.name}},
         )
-        self._kernel = self._client.setup_kernel()
+        self._kernel = self._client.setup_kernel(env={**os.environ, "NBGRADER_EXECUTION": "autograde"})
         self._kernel.__enter__()
         self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
 
@@ -108,6 +113,7 @@ class LessonKernel:
             lost = {cell: score for cell, score in scores(solution).items() if score[0] < score[1]}
         finally:
             self._kernel.__exit__(None, None, None)
+            self._folder.cleanup()
         if lost:
             raise AssertionError(
                 f"{self.lesson}: after the wrong implementations ran, the solution lost points in "

@@ -348,7 +348,6 @@ def test_the_class_report_renders_offline(chromium, tmp_path):
 
 EXPLORER = f"{b.PANEL} .tc-explorer"
 SOURCE_TOKENS = ".tc-tokens[data-side='source'] .tc-token"
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -440,9 +439,8 @@ def _matrix(explorer) -> list[list[str]]:
 
 
 def _shoot(page, explorer, name: str) -> None:
-    path = b.screenshot(page, name, explorer)
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, DOCS_SCREENSHOTS / name)
+    """A screenshot of the explorer in build/screenshots/ (the README's copies are in docs/)."""
+    b.screenshot(page, name, explorer)
 
 
 def _offline_and_clean(page) -> None:
@@ -570,18 +568,24 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
     expect_shown("cross-attention", 0, "mean")
     mean = _matrix(explorer)
 
+    def redrawn(old):
+        """Wait until the matrix shown is no longer ``old``: Python recomputes, then the page."""
+        page.wait_for_function(
+            "([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
+            "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
+            arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(old)],
+        )
+
     explorer.locator("select[data-control='head']").select_option(label="head 3")
     explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
-    page.wait_for_function(
-        "([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
-        "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
-        arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(mean)],
-    )
+    redrawn(mean)
     expect_shown("cross-attention", 0, 2)
     explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
     explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
+    first_layer = _matrix(explorer)
     explorer.locator("select[data-control='layer']").select_option(label="layer 2")
     explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
+    redrawn(first_layer)
     expect_shown("encoder self-attention", 1, 2)
     explorer.locator(SOURCE_TOKENS).nth(7).hover()  # "it": its row lights up
     assert explorer.locator(".tc-row-active .tc-query").inner_text() == "it"
