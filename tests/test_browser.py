@@ -11,10 +11,10 @@ Screenshots land in build/screenshots/ (the README's come from there, copied to
 docs/screenshots/).
 """
 
-import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -448,6 +448,101 @@ def _offline_and_clean(page) -> None:
     assert not page.problems, f"JavaScript errors in the page: {page.problems}"
 
 
+TINY_MODEL = """torch.manual_seed(0)
+model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64,
+                    dropout=0.0)  # untrained: the browser test needs the explorer, not a translator
+"""
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    return Transformer(
+        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64, dropout=0.0
+    )
+
+
+def _wait_for_source(page, sentence: str) -> None:
+    page.wait_for_function(
+        "([sel, words]) => [...document.querySelectorAll(sel)].map(t => t.textContent).join(' ') === words",
+        arg=[f"{EXPLORER} {SOURCE_TOKENS}", sentence + " <eos>"],
+    )
+
+
+def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
+    """Lesson 08's explorer cells, on a tiny untrained model instead of the lesson's training:
+    pick a head, a kind of attention and a sentence by phenomenon; the weights shown are the
+    model's (computed again here, to two decimals)."""
+    page = offline_page
+    lesson = "08_gpu_training"
+
+    def tiny(cells):
+        setup = [c for c in cells if b.grade_id(c) == "setup"]
+        functions = [c for c in cells if b.is_solution_cell(c) and c.cell_type == "code"]
+        explorer_cells = [c for c in cells if c.get("id", "").startswith("explorer-")]
+        assert explorer_cells, "lesson 08 has no explorer cells"
+        return setup + functions + [nbformat.v4.new_code_cell(TINY_MODEL)] + explorer_cells
+
+    path = _solved_notebook(student_lab, lesson, "explorer.ipynb", tiny)
+    n_cells = len(nbformat.read(student_lab.root / path, as_version=4).cells)
+    explorer = _open_and_run(page, student_lab, path, n_cells)
+    model = _tiny_model()
+    sentence = "the cat sat on the mat because it was tired"
+    maps = st.transformer_maps(model, sentence, greedy_decode)
+
+    def expect_shown(kind, layer, head):
+        want = st.select(maps, kind, layer, head)["weights"]
+        shown = [[float(x) for x in row] for row in _matrix(explorer)]
+        assert len(shown) == len(want), (kind, layer, head)
+        worst = max(
+            abs(s - w)
+            for srow, wrow in zip(shown, want, strict=True)
+            for s, w in zip(srow, wrow, strict=True)
+        )
+        assert worst <= 0.011, f"{kind}, layer {layer + 1}, head {head}: shown weights differ by {worst}"
+
+    tokens = explorer.locator(SOURCE_TOKENS).all_inner_texts()
+    assert tokens == sentence.split() + ["<eos>"]
+    assert explorer.locator(".tc-tokens[data-side='target'] .tc-token").all_inner_texts() == maps.target
+    expect_shown("cross-attention", 0, "mean")
+    mean = _matrix(explorer)
+
+    def redrawn(old, timeout_s: float = 30):
+        """Wait until this explorer's matrix is no longer ``old``: Python recomputes, then the page.
+        (Read through ``explorer``: other notebooks' explorers may still be in the page.)"""
+        deadline = time.monotonic() + timeout_s
+        while _matrix(explorer) == old:
+            assert time.monotonic() < deadline, "the explorer did not redraw its matrix"
+            page.wait_for_timeout(100)
+
+    explorer.locator("select[data-control='head']").select_option(label="head 3")
+    explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
+    redrawn(mean)
+    expect_shown("cross-attention", 0, 2)
+    explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
+    explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
+    first_layer = _matrix(explorer)
+    explorer.locator("select[data-control='layer']").select_option(label="layer 2")
+    explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
+    redrawn(first_layer)
+    expect_shown("encoder self-attention", 1, 2)
+    explorer.locator(SOURCE_TOKENS).nth(7).hover()  # "it": its row lights up
+    assert explorer.locator(".tc-row-active .tc-query").inner_text() == "it"
+    _shoot(page, explorer, "explorer-08-model.png")
+
+    explorer.locator("select[data-control='phenomenon']").select_option("reordering")
+    first = st.example_sentences()["reordering"][0]
+    explorer.locator(SOURCE_TOKENS).first.wait_for()
+    _wait_for_source(page, first)
+    typed = explorer.locator("input[data-control='sentence']")
+    typed.fill("the dog is a flower")  # not in the grammar's truth, but a sentence of its words
+    typed.press("Enter")
+    _wait_for_source(page, "the dog is a flower")
+    typed.fill("the unicorn flies")
+    typed.press("Enter")
+    explorer.locator("[data-key='error']", has_text="unicorn").wait_for()
+    _offline_and_clean(page)
+
+
 def test_explorer_lesson_02_softmax_slider(offline_page, student_lab):
     """Lesson 02: drag d_k to 1024 without scaling, the softmax saturates; divide by √d_k and
     it spreads again. The numbers shown are the ones Python computes (explorer.state)."""
@@ -507,99 +602,4 @@ def test_explorer_lesson_04_mask_toggles(offline_page, student_lab):
     explorer.locator("input[data-control='padding']").check()
     _wait_for(page, explorer, "hidden", "22")
     assert _read(explorer, "leak").startswith("✓")
-    _offline_and_clean(page)
-
-
-TINY_MODEL = """torch.manual_seed(0)
-model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64,
-                    dropout=0.0)  # untrained: the browser test needs the explorer, not a translator
-"""
-
-
-def _tiny_model():
-    torch.manual_seed(0)
-    return Transformer(
-        len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=4, num_layers=2, d_ff=64, dropout=0.0
-    )
-
-
-def _wait_for_source(page, sentence: str) -> None:
-    page.wait_for_function(
-        "([sel, words]) => [...document.querySelectorAll(sel)].map(t => t.textContent).join(' ') === words",
-        arg=[f"{EXPLORER} {SOURCE_TOKENS}", sentence + " <eos>"],
-    )
-
-
-def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
-    """Lesson 08's explorer cells, on a tiny untrained model instead of the lesson's training:
-    pick a head, a kind of attention and a sentence by phenomenon; the weights shown are the
-    model's (computed again here, to two decimals)."""
-    page = offline_page
-    lesson = "08_gpu_training"
-
-    def tiny(cells):
-        setup = [c for c in cells if b.grade_id(c) == "setup"]
-        functions = [c for c in cells if b.is_solution_cell(c) and c.cell_type == "code"]
-        explorer_cells = [c for c in cells if c.get("id", "").startswith("explorer-")]
-        assert explorer_cells, "lesson 08 has no explorer cells"
-        return setup + functions + [nbformat.v4.new_code_cell(TINY_MODEL)] + explorer_cells
-
-    path = _solved_notebook(student_lab, lesson, "explorer.ipynb", tiny)
-    n_cells = len(nbformat.read(student_lab.root / path, as_version=4).cells)
-    explorer = _open_and_run(page, student_lab, path, n_cells)
-    model = _tiny_model()
-    sentence = "the cat sat on the mat because it was tired"
-    maps = st.transformer_maps(model, sentence, greedy_decode)
-
-    def expect_shown(kind, layer, head):
-        want = st.select(maps, kind, layer, head)["weights"]
-        shown = [[float(x) for x in row] for row in _matrix(explorer)]
-        assert len(shown) == len(want), (kind, layer, head)
-        worst = max(
-            abs(s - w)
-            for srow, wrow in zip(shown, want, strict=True)
-            for s, w in zip(srow, wrow, strict=True)
-        )
-        assert worst <= 0.011, f"{kind}, layer {layer + 1}, head {head}: shown weights differ by {worst}"
-
-    tokens = explorer.locator(SOURCE_TOKENS).all_inner_texts()
-    assert tokens == sentence.split() + ["<eos>"]
-    assert explorer.locator(".tc-tokens[data-side='target'] .tc-token").all_inner_texts() == maps.target
-    expect_shown("cross-attention", 0, "mean")
-    mean = _matrix(explorer)
-
-    def redrawn(old):
-        """Wait until the matrix shown is no longer ``old``: Python recomputes, then the page."""
-        page.wait_for_function(
-            "([sel, old]) => JSON.stringify([...document.querySelectorAll(sel)].map("
-            "r => [...r.querySelectorAll('td.tc-cell')].map(c => c.textContent))) !== old",
-            arg=[f"{EXPLORER} .tc-matrix tbody tr", json.dumps(old)],
-        )
-
-    explorer.locator("select[data-control='head']").select_option(label="head 3")
-    explorer.locator("select[data-control='head'] option[value='2']:checked").wait_for(state="attached")
-    redrawn(mean)
-    expect_shown("cross-attention", 0, 2)
-    explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
-    explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
-    first_layer = _matrix(explorer)
-    explorer.locator("select[data-control='layer']").select_option(label="layer 2")
-    explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
-    redrawn(first_layer)
-    expect_shown("encoder self-attention", 1, 2)
-    explorer.locator(SOURCE_TOKENS).nth(7).hover()  # "it": its row lights up
-    assert explorer.locator(".tc-row-active .tc-query").inner_text() == "it"
-    _shoot(page, explorer, "explorer-08-model.png")
-
-    explorer.locator("select[data-control='phenomenon']").select_option("reordering")
-    first = st.example_sentences()["reordering"][0]
-    explorer.locator(SOURCE_TOKENS).first.wait_for()
-    _wait_for_source(page, first)
-    typed = explorer.locator("input[data-control='sentence']")
-    typed.fill("the dog is a flower")  # not in the grammar's truth, but a sentence of its words
-    typed.press("Enter")
-    _wait_for_source(page, "the dog is a flower")
-    typed.fill("the unicorn flies")
-    typed.press("Enter")
-    explorer.locator("[data-key='error']", has_text="unicorn").wait_for()
     _offline_and_clean(page)

@@ -18,6 +18,7 @@ from transformer_course.evidence import (
     reordering,
 )
 from transformer_course.fast import FusedMultiHeadAttention, use_fused_attention
+from transformer_course.gpu_check import SMOKE
 from transformer_course.gpu_check import main as gpu_check_main
 from transformer_course.model import ModelConfig, build_transformer
 from transformer_course.time_to_target import TorchTranslator, time_to_target
@@ -131,20 +132,8 @@ def test_torch_translator_decodes_with_the_course_masks():
     assert out.shape[0] == 4 and (out[:, 0] == KOREAN_VOCAB.bos_id).all()
 
 
-TINY = dict(
-    d_model=16,
-    num_heads=2,
-    num_layers=1,
-    d_ff=32,
-    batch_size=8,
-    pool_size=400,
-    eval_size=6,
-    warmup=4,
-    max_steps=6,
-    time_budget=0.0,
-    eval_every=3,
-    valid_size=5,
-)
+# gpu_check's smoke sizes, with one valid sentence fewer than its evaluation.
+TINY = {**SMOKE, "valid_size": 5}
 
 
 def test_time_to_target_trains_both_models_and_gives_a_ratio(tmp_path, monkeypatch):
