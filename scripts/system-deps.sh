@@ -33,14 +33,18 @@ missing=()
 for package in "${wanted[@]}"; do have "$package" || missing+=("$package"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
+# can_install says whether apt-get may run: an empty as_root array reads as unset in bash.
+can_install=false
+as_root=()
 if command -v apt-get >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    as_root=()
+    can_install=true
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    can_install=true
     as_root=(sudo -n)
   fi
 fi
-if [ -n "${as_root+set}" ]; then
+if [ "$can_install" = true ]; then
   echo "Installing the system packages the course needs: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -qq &&

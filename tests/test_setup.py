@@ -78,6 +78,36 @@ def test_system_deps_say_what_to_install_where_they_cannot(tmp_path, ci):
     assert run.returncode == (1 if ci else 0), run.stderr
 
 
+def _shim(folder: Path, name: str, body: str) -> None:
+    (folder / name).write_text(f"#!/bin/sh\n{body}\n")
+    (folder / name).chmod(0o755)
+
+
+@pytest.mark.parametrize("uid", ["0", "1000"])
+def test_system_deps_install_with_apt_get_as_root_or_through_sudo(tmp_path, uid):
+    """A fake apt-get logs what it is asked: as root it runs directly, else through `sudo -n`."""
+    env = _without_system_packages(tmp_path)
+    shims, log = tmp_path / "bin", tmp_path / "apt.log"
+    (shims / "id").unlink()
+    _shim(shims, "id", f"echo {uid}")
+    _shim(shims, "apt-get", f'echo "$SUDO_SEEN apt-get $*" >> {log}')
+    _shim(shims, "true", "exit 0")
+    _shim(shims, "sudo", '[ "$1" = -n ] && shift; SUDO_SEEN=sudo exec "$@"')
+    if uid == "0":
+        (shims / "sudo").unlink()
+    subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts" / "system-deps.sh"), "test"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    calls = log.read_text().splitlines() if log.exists() else []
+    via = "sudo apt-get" if uid != "0" else " apt-get"
+    # /usr/bin/chromium is looked for by its path, so on this machine it may not be missing.
+    installs = [c for c in calls if c.startswith(f"{via} install -y")]
+    assert installs and "fonts-nanum bubblewrap" in installs[0], calls
+
+
 def test_make_test_and_lab_install_the_system_packages():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: .*system-deps", makefile, re.MULTILINE)
