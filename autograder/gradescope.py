@@ -61,6 +61,7 @@ from .worker import LessonResult
 STUDENT = "student"
 SANDBOX_ENV = "AUTOGRADER_SANDBOX"  # "0": grade without the sandbox even where it would work
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+UV = "uv==0.13.9"  # the installer setup.sh uses
 PACKAGES = ("autograder", PACKAGE)
 PACKAGE_FILES = ("pyproject.toml", "README.md")  # what `pip install` of the packages needs
 EXECUTABLE = 0o755
@@ -85,12 +86,14 @@ else
   python=python3.11
 fi
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
+# uv installs the wheels in parallel: the image builds in seconds, not a minute of pip.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "{uv}"
+install=("$venv/bin/uv" pip install --quiet --python "$venv/bin/python")
 # torch first, from the CPU-only index: the default wheel brings gigabytes of CUDA.
-"$venv/bin/python" -m pip install --quiet --index-url {torch_index} "{torch}"
-"$venv/bin/python" -m pip install --quiet -r "$source_dir/requirements.txt"
+"${{install[@]}}" --index-url {torch_index} "{torch}"
+"${{install[@]}}" -r "$source_dir/requirements.txt"
 # The course itself, a plain install: the sandboxed kernel sees the venv, not this folder.
-"$venv/bin/python" -m pip install --quiet --no-deps "$source_dir"
+"${{install[@]}}" --no-deps "$source_dir"
 "$venv/bin/python" -c "import autograder.gradescope, {package}.checks, nbgrader, torch"
 """
 
@@ -157,7 +160,7 @@ def build_bundle(lesson: str, out: Path, solutions: Path = SOLUTIONS) -> Path:
     torch = next(r for r in requirements if Requirement(r).name == "torch")
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w") as archive:
-        setup = SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=torch, package=PACKAGE)
+        setup = SETUP_SH.format(torch_index=TORCH_CPU_INDEX, torch=torch, package=PACKAGE, uv=UV)
         _add(archive, "setup.sh", setup.encode(), EXECUTABLE)
         _add(archive, "run_autograder", RUN_AUTOGRADER.encode(), EXECUTABLE)
         _add(archive, "requirements.txt", ("\n".join(requirements) + "\n").encode())
