@@ -24,9 +24,24 @@ def _missing(system: str) -> str | None:
     raise ValueError(f"unknown system requirement {system!r}")
 
 
+def _lesson_groups_together(items) -> None:
+    """The tests of one lesson's kernel group (wrong-<lesson>: the untouched lesson, then its
+    wrong implementations) side by side, so that tests/test_wrong_implementations.py's one
+    open kernel serves them all instead of being started again for each test function."""
+
+    def group(item) -> str:
+        mark = item.get_closest_marker("xdist_group")
+        return mark.args[0] if mark and mark.args[0].startswith("wrong-") else ""
+
+    places = [i for i, item in enumerate(items) if group(item)]
+    for place, item in zip(places, sorted((items[i] for i in places), key=group), strict=True):
+        items[place] = item
+
+
 def pytest_collection_modifyitems(config, items):
     """``@pytest.mark.requires("sandbox")``: skipped with the reason where the system package is
     missing, but never under CI=true, where the test runs and fails on what it lacks."""
+    _lesson_groups_together(items)
     if os.environ.get("CI") == "true":
         return
     for item in items:

@@ -14,12 +14,28 @@ import nbformat
 from nbclient import NotebookClient
 from nbgrader.utils import determine_grade, is_grade, is_solution
 
-from autograder.course import SOLUTIONS, notebook_path
+from autograder.course import LESSONS, SOLUTIONS, notebook_path
 from autograder.preprocessors import StderrToStdout
 
 
 def load(lesson: str) -> nbformat.NotebookNode:
     return nbformat.read(notebook_path(SOLUTIONS, lesson), as_version=4)
+
+
+def untouched(lesson: str) -> nbformat.NotebookNode:
+    """The solution with every solution cell as the release gives it to students (the
+    stubs), and the solution's test cells (hidden tests included), as the grader
+    restores them: what grading an untouched lesson runs."""
+    released = {
+        grade_id(c): c.source
+        for c in nbformat.read(notebook_path(LESSONS, lesson), as_version=4).cells
+        if is_solution(c)
+    }
+    nb = copy.deepcopy(load(lesson))
+    for cell in nb.cells:
+        if is_solution(cell):
+            cell.source = released[grade_id(cell)]
+    return nb
 
 
 def grade_id(cell) -> str | None:
@@ -103,6 +119,16 @@ class LessonKernel:
             # The wrong version left state the solution's cells do not redefine: start over.
             self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
             self._ran = 0
+        return nb
+
+    def run_untouched(self) -> nbformat.NotebookNode:
+        """The untouched lesson (``untouched``), every cell run from a cleared namespace;
+        the solution's cells are run again from the start by the next ``run_wrong``."""
+        nb = untouched(self.lesson)
+        self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
+        self._execute(nb)
+        self._execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(self.RESET)]))
+        self._ran = 0
         return nb
 
     def close(self) -> None:

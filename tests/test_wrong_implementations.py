@@ -49,6 +49,21 @@ def test_wrong_implementation_loses_points(wrong: Wrong, kernels, record_propert
     )
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "lesson",
+    [pytest.param(lesson, marks=pytest.mark.xdist_group(f"wrong-{lesson}")) for lesson in lesson_ids()],
+)
+def test_an_untouched_lesson_earns_zero_on_every_graded_cell(lesson, kernels):
+    """Each lesson as released, with its hidden tests: nothing earns points without work
+    (test_grading grades two untouched lessons end to end, and checks what their feedback says)."""
+    executed = kernels(lesson).run_untouched()
+    graded = harness.scores(executed)
+    assert graded, f"{lesson}: no graded cells"
+    earned = [cell for cell, (score, _) in graded.items() if score != 0]
+    assert not earned, f"{lesson}: cells that earn points without any work: {earned}"
+
+
 @pytest.mark.parametrize("lesson", lesson_ids())
 def test_every_exercise_has_three_wrong_implementations(lesson):
     counts = Counter(w.target for w in WRONG if w.lesson == lesson)
