@@ -18,9 +18,11 @@ from transformer_course import training
 from transformer_course.data import ENGLISH_VOCAB, KOREAN_VOCAB, Pair, generate_pairs
 from transformer_course.model import Transformer
 from transformer_course.training import (
+    forward_loss,
     greedy_decode,
     make_batch,
     noam_lr,
+    optimizer_step,
     pick_device,
     sequence_loss,
     train_step,
@@ -229,6 +231,36 @@ def test_train_step_autocasts_only_when_asked_off_cuda():
     assert all(p.dtype == torch.float32 for p in model.parameters())
 
 
+def test_forward_loss_is_the_attached_loss_in_training_mode():
+    model = _tiny(4, torch.float64)
+    batch = make_batch(generate_pairs(5, seed=6), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+    model.eval()
+    loss = forward_loss(model, batch, label_smoothing=0.1)
+    assert model.training and loss.dim() == 0 and loss.grad_fn is not None
+    logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)
+    torch.testing.assert_close(loss, _by_hand(logits, batch.tgt_output, batch.pad_id, 0.1))
+
+
+def test_optimizer_step_adds_to_the_gradients_it_finds():
+    model = _tiny(5, torch.float64)
+    batch = make_batch(generate_pairs(6, seed=7), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+    twin = copy.deepcopy(model)
+    logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)
+    loss = _by_hand(logits, batch.tgt_output, batch.pad_id, 0.0)
+    grad = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(twin.parameters()))])
+    for p in model.parameters():  # what an earlier backward left: optimizer_step keeps it
+        p.grad = torch.full_like(p, 0.01)
+    total = grad + 0.01
+    expected = _flat(model) - 0.1 * min(1.0, 0.5 / (total.norm().item() + 1e-6)) * total
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    counting = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1.0)
+    logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)
+    loss = _by_hand(logits, batch.tgt_output, batch.pad_id, 0.0)
+    assert optimizer_step(model, loss, sgd, counting, max_norm=0.5) is None
+    torch.testing.assert_close(_flat(model), expected, rtol=1e-9, atol=1e-12)
+    assert counting.last_epoch == 1
+
+
 def test_train_step_fits_a_fixed_batch():
     model = _tiny(3, d_model=32, d_ff=64)
     batch = make_batch(generate_pairs(8, seed=5), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
@@ -316,6 +348,8 @@ def test_module_interface_is_documented():
         "make_batch",
         "sequence_loss",
         "noam_lr",
+        "forward_loss",
+        "optimizer_step",
         "train_step",
         "greedy_decode",
         "TranslationBatch",

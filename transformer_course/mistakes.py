@@ -264,6 +264,10 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "the update added gradients left from an earlier step: call optimizer.zero_grad() before the "
         "backward pass.",
     ),
+    "zero-grad-in-optimizer-step": (
+        "optimizer_step zeroed the gradients it was given: leave .grad as you find it; train_step zeroes "
+        "it, before the forward pass.",
+    ),
     "wrong-optimizer": ("your optimizer is SGD: use torch.optim.Adam.",),
     "loss-after-step": (
         "your losses are measured after each step: record the loss computed before optimizer.step().",
@@ -394,8 +398,16 @@ MISTAKES: dict[str, tuple[str, ...]] = {
         "you average each sentence, then the sentences: average over all real tokens at once, so that "
         "every token weighs the same.",
     ),
-    "loss-pad-id-hard-coded": ("your loss ignores pad_id and leaves out id 0: use the pad_id argument.",),
+    "loss-against-tgt-input": (
+        "your loss is scored against tgt_input: the decoder reads tgt_input and must predict tgt_output.",
+    ),
+    "loss-pad-id-hard-coded": (
+        "your loss ignores pad_id and leaves out id 0: use the pad_id argument.",
+        "your loss leaves out id 0, not the batch's pad_id: pass batch.pad_id to sequence_loss.",
+    ),
     "label-smoothing-ignored": (
+        "label_smoothing did not reach the loss: train_step must pass it on to forward_loss.",
+        "label_smoothing has no effect: pass it on to sequence_loss.",
         "label_smoothing has no effect: pass it on (F.cross_entropy(..., label_smoothing=...)).",
         "label_smoothing has no effect: pass it on to the cross-entropy.",
     ),
@@ -424,6 +436,10 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     "clip-before-unscale": (
         "you clipped the scaled gradients: call scaler.unscale_(optimizer) before clipping, so the "
         "clipping sees the true gradients.",
+    ),
+    "loss-not-scaled": (
+        "the loss was not scaled, but the gradients were unscaled: with a scaler, call "
+        "scaler.scale(loss).backward().",
     ),
     "optimizer-stepped-twice": (
         "with a scaler, the optimizer stepped twice: scaler.step(optimizer) replaces optimizer.step().",

@@ -8,8 +8,12 @@ Interface (the course's contract; later code imports these):
     make_batch(pairs, src_vocab, tgt_vocab, device) -> TranslationBatch
     sequence_loss(logits, targets, pad_id, label_smoothing=0.0) -> 0-dim tensor
     noam_lr(step, d_model, warmup) -> float           # step >= 1
+    forward_loss(model, batch, *, label_smoothing=0.0, amp_dtype=None) -> 0-dim tensor
+    optimizer_step(model, loss, optimizer, scheduler=None, scaler=None, *,
+                   max_norm=1.0) -> None              # backward, clip, step; no zero_grad
     train_step(model, batch, optimizer, scheduler=None, scaler=None, *,
                max_norm=1.0, label_smoothing=0.0, amp_dtype=None) -> float
+               # zero_grad, then forward_loss, then optimizer_step; returns loss.item()
     greedy_decode(model, src, max_len, bos_id, eos_id, pad_id=0) -> LongTensor (B, L)
 
 The notes (4): in training the decoder is given the correct answer (teacher forcing)
@@ -151,6 +155,80 @@ def noam_lr(step: int, d_model: int, warmup: int) -> float:
     return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
 
 
+def forward_loss(
+    model: nn.Module,
+    batch: TranslationBatch,
+    *,
+    label_smoothing: float = 0.0,
+    amp_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """The batch's loss, from a forward pass in training mode; still attached to the graph.
+
+    The forward pass runs under autocast in ``amp_dtype``: by default bfloat16 on CUDA
+    (bfloat16 has float32's range, so no loss scaling is needed) and plain float32
+    elsewhere.
+
+    Args:
+        model: a Transformer, called as model(src, tgt_input, src_mask, tgt_mask) -> logits;
+            put in training mode.
+        batch: from make_batch, on the model's device.
+        label_smoothing: ε for sequence_loss.
+        amp_dtype: autocast dtype; None picks bfloat16 on CUDA and no autocast elsewhere.
+
+    Shape:
+        logits: (B, T, V) against batch.tgt_output (B, T); output: a 0-dim tensor.
+    """
+    model.train()
+    device_type = batch.src.device.type
+    if amp_dtype is None and device_type == "cuda":
+        amp_dtype = torch.bfloat16
+    autocast = (
+        torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
+    )
+    with autocast:
+        logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
+        return sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)
+
+
+def optimizer_step(
+    model: nn.Module,
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    *,
+    max_norm: float = 1.0,
+) -> None:
+    """Backward, clip, step: one update of the model's parameters from ``loss``.
+
+    The backward pass adds to whatever the parameters' ``.grad`` hold: zeroing them is
+    the caller's job (train_step does it before the forward pass). A ``scaler``
+    (torch.amp.GradScaler, for float16) scales the loss before the backward pass and
+    unscales the gradients before clipping.
+
+    Args:
+        model: whose parameters' gradients are clipped.
+        loss: a 0-dim tensor attached to the model's graph, e.g. from forward_loss.
+        optimizer: steps the model's parameters.
+        scheduler: stepped once after the optimizer, if given.
+        scaler: a GradScaler, if the loss is to be scaled.
+        max_norm: gradients are clipped to this total norm.
+    """
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+    else:
+        loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 def train_step(
     model: nn.Module,
     batch: TranslationBatch,
@@ -164,10 +242,9 @@ def train_step(
 ) -> float:
     """One optimisation step on one batch; returns the batch's loss.
 
-    The forward pass runs under autocast in ``amp_dtype``: by default bfloat16 on CUDA
-    (bfloat16 has float32's range, so no loss scaling is needed) and plain float32
-    elsewhere. A ``scaler`` (torch.amp.GradScaler, for float16) scales the loss before
-    the backward pass and unscales the gradients before clipping.
+    Zero the gradients, then forward_loss, then optimizer_step: the forward pass under
+    autocast in ``amp_dtype`` (bfloat16 by default on CUDA, none elsewhere), the backward
+    pass through ``scaler`` if one is given, clipping, the optimizer and the scheduler.
 
     Args:
         model: a Transformer, called as model(src, tgt_input, src_mask, tgt_mask) -> logits.
@@ -182,30 +259,9 @@ def train_step(
     Shape:
         logits: (B, T, V) against batch.tgt_output (B, T).
     """
-    model.train()
     optimizer.zero_grad(set_to_none=True)
-    device_type = batch.src.device.type
-    if amp_dtype is None and device_type == "cuda":
-        amp_dtype = torch.bfloat16
-    autocast = (
-        torch.autocast(device_type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
-    )
-    with autocast:
-        logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
-        loss = sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-    else:
-        loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
+    loss = forward_loss(model, batch, label_smoothing=label_smoothing, amp_dtype=amp_dtype)
+    optimizer_step(model, loss, optimizer, scheduler, scaler, max_norm=max_norm)
     return loss.item()
 
 

@@ -716,7 +716,13 @@ inputs = [_randn(B, T, d_model, seed=351 + i) for i, T in enumerate((T_q, T_k, T
 cotangent = _randn(B, T_q, d_model, seed=355)
 mine_inputs = [t.clone().requires_grad_() for t in inputs]
 ref_inputs = [t.clone().requires_grad_() for t in inputs]
-out, _ = _run(mine, *mine_inputs, mask)
+out, kept = _run(mine, *mine_inputs, mask)
+if kept.requires_grad or kept.grad_fn is not None:
+    raise AssertionError(
+        "self.attn_weights is still attached to the graph (requires_grad=True after a forward pass "
+        "whose inputs require grad): store weights.detach(). The pictures need no gradient, and an "
+        "attached tensor keeps the whole graph of the step, and its memory, alive."
+    )
 (out * cotangent).sum().backward()
 expected, _ = _torch_mha(ref, *ref_inputs, mask)
 (expected * cotangent).sum().backward()
@@ -752,6 +758,8 @@ assert not torch.allclose(training, first), (
 )
 passed("dropout is active in train() and off in eval()")
 ### BEGIN HIDDEN TESTS
+from torch.overrides import TorchFunctionMode
+
 B, T_q, T_k, d_model, h = 2, 4, 6, 12, 3
 mine, ref, W = _make_mha(d_model, h, seed=360, dropout=0.3)
 mine.eval()
@@ -793,7 +801,46 @@ if torch.allclose(scale, torch.ones_like(scale)):
         "with dropout=0.3 in train() mode the weights were not dropped: apply "
         "self.dropout to the attention weights"
     )
-passed("eval() equals nn.MultiheadAttention with dropout=0.3; in train() dropout hits the weights")
+
+
+class _ProductsWithV(TorchFunctionMode):
+    """Counts the products of (..., T_q, T_k) weights with (..., T_k, d_k) values, however written."""
+
+    def __init__(self, T_q, T_k, d_k):
+        super().__init__()
+        self.weights_shape, self.values_shape, self.count = (T_q, T_k), (T_k, d_k), 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in {"matmul", "__matmul__", "__rmatmul__", "bmm", "einsum"}:
+            operands = [t for a in args for t in (a if isinstance(a, (list, tuple)) else [a])]
+            shapes = {tuple(t.shape[-2:]) for t in operands if isinstance(t, torch.Tensor) and t.dim() >= 2}
+            self.count += self.weights_shape in shapes and self.values_shape in shapes
+        return func(*args, **(kwargs or {}))
+
+
+# T_q = 3, T_k = 5, d_k = 4 and d_model = 12 all differ: only the weights times V has these shapes.
+B, T_q, T_k, d_model, h = 2, 3, 5, 12, 3
+mine, _, _ = _make_mha(d_model, h, seed=370, dropout=0.3)
+mine.train()
+counter = _ProductsWithV(T_q, T_k, d_model // h)
+with torch.no_grad(), counter:
+    _run(
+        mine,
+        _randn(B, T_q, d_model, seed=371),
+        _randn(B, T_k, d_model, seed=372),
+        _randn(B, T_k, d_model, seed=373),
+    )
+if counter.count > 1:
+    raise AssertionError(
+        f"one forward pass multiplied the attention weights by V {counter.count} times: do it once, "
+        "self.dropout(weights) @ v. Calling scaled_dot_product_attention for the weights and then "
+        "multiplying again computes the product twice; build the weights from attention_scores, the "
+        "mask and softmax instead."
+    )
+passed(
+    "eval() equals nn.MultiheadAttention with dropout=0.3; in train() dropout hits the weights, "
+    "which multiply V once"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]

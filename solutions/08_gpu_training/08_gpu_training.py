@@ -29,7 +29,8 @@
 # 2. `make_batch`: padded ids, teacher forcing's shifted target, and the masks;
 # 3. `sequence_loss`: cross-entropy over the real tokens only;
 # 4. `noam_lr`: the paper's warm-up-then-decay learning rate;
-# 5. `train_step`: one optimisation step, with mixed precision on a GPU;
+# 5. `forward_loss`, `optimizer_step` and `train_step`: one optimisation step, in two
+#    pieces you can test apart, with mixed precision on a GPU;
 # 6. `greedy_decode`: translation one token at a time;
 #
 # then a short training run, training to 99 % (about a minute on a laptop CPU, skipped while
@@ -784,7 +785,7 @@ plt.legend()
 plt.show()
 
 # %% [markdown]
-# ## 6. One training step: `train_step`
+# ## 6. One training step: `forward_loss`, `optimizer_step`, `train_step`
 #
 # One step, in the order PyTorch needs it:
 #
@@ -798,6 +799,18 @@ plt.show()
 # 5. `optimizer.step()`, then `scheduler.step()` (the new rate is for the *next* step);
 # 6. return `loss.item()`, a Python float (a tensor would keep the graph alive).
 #
+# You write it as three functions, so that each piece can be tested and debugged alone:
+# `forward_loss` does step 2, `optimizer_step` steps 3 to 5, and `train_step` does step 1,
+# calls the other two, and does step 6.
+#
+# **Where the zeroing goes: first thing in `train_step`.** `loss.backward()` *adds* each
+# gradient to what `.grad` already holds, and `optimizer_step` steps with whatever its
+# backward pass leaves there: it never zeroes `.grad` itself. When to start from zero is the
+# training loop's decision (a loop that accumulates several batches' gradients before one
+# update zeroes less often), so `train_step` calls `optimizer.zero_grad()` before
+# `forward_loss`. The tests hold you to it: `optimizer_step`'s leaves gradients in `.grad` on
+# purpose and expects them added to; `train_step`'s expects them gone.
+#
 # **Mixed precision.** On a GPU, matrix products in bfloat16 run several times faster than
 # in float32. Under `torch.autocast(device_type, dtype=torch.bfloat16)` PyTorch runs each
 # operation in the precision that suits it: products in bfloat16, sums and the loss in
@@ -806,48 +819,45 @@ plt.show()
 # loss by a large factor first: a `torch.amp.GradScaler` does that (`scaler.scale(loss)
 # .backward()`), divides it out again (`scaler.unscale_(optimizer)`, before clipping, so
 # that the clipping sees the true gradients), then `scaler.step(optimizer)` and
-# `scaler.update()`.
+# `scaler.update()`. Autocast belongs to the forward pass, so to `forward_loss`; the scaler
+# to the backward pass and the update, so to `optimizer_step`.
 #
-# **Exercise.** Write `train_step`: `model.train()`, then the six steps above, under
-# autocast in `amp_dtype` when there is one (bfloat16 by default on CUDA; no autocast on
-# other devices unless `amp_dtype` is given), and through `scaler` when one is given.
-# `contextlib.nullcontext()` is a context manager that does nothing.
+# ### The forward pass and the loss: `forward_loss`
+#
+# **Exercise.** Write `forward_loss`: `model.train()` (dropout on), then the forward pass
+# and your `sequence_loss` against `batch.tgt_output`, leaving out `batch.pad_id`, with
+# `label_smoothing`. Run both under autocast in `amp_dtype` when there is one (bfloat16 by
+# default on CUDA; no autocast on other devices unless `amp_dtype` is given);
+# `contextlib.nullcontext()` is a context manager that does nothing. Return the loss tensor
+# itself, 0-dim and attached to the graph: `optimizer_step` runs the backward pass from it,
+# and only `train_step` turns it into a float.
 
-# %% nbgrader={"grade": false, "grade_id": "train_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def train_step(
+# %% nbgrader={"grade": false, "grade_id": "forward_loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def forward_loss(
     model: nn.Module,
     batch: TranslationBatch,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-    scaler: torch.amp.GradScaler | None = None,
     *,
-    max_norm: float = 1.0,
     label_smoothing: float = 0.0,
     amp_dtype: torch.dtype | None = None,
-) -> float:
-    """One optimisation step on one batch; returns the batch's loss.
+) -> torch.Tensor:
+    """The batch's loss, from a forward pass in training mode; still attached to the graph.
 
     The forward pass runs under autocast in ``amp_dtype``: by default bfloat16 on CUDA
     (bfloat16 has float32's range, so no loss scaling is needed) and plain float32
-    elsewhere. A ``scaler`` (torch.amp.GradScaler, for float16) scales the loss before
-    the backward pass and unscales the gradients before clipping.
+    elsewhere.
 
     Args:
-        model: a Transformer, called as model(src, tgt_input, src_mask, tgt_mask) -> logits.
+        model: a Transformer, called as model(src, tgt_input, src_mask, tgt_mask) -> logits;
+            put in training mode.
         batch: from make_batch, on the model's device.
-        optimizer: steps the model's parameters.
-        scheduler: stepped once after the optimizer, if given.
-        scaler: a GradScaler, if the loss is to be scaled.
-        max_norm: gradients are clipped to this total norm.
         label_smoothing: ε for sequence_loss.
         amp_dtype: autocast dtype; None picks bfloat16 on CUDA and no autocast elsewhere.
 
     Shape:
-        logits: (B, T, V) against batch.tgt_output (B, T).
+        logits: (B, T, V) against batch.tgt_output (B, T); output: a 0-dim tensor.
     """
     ### BEGIN SOLUTION
     model.train()
-    optimizer.zero_grad(set_to_none=True)
     device_type = batch.src.device.type
     if amp_dtype is None and device_type == "cuda":
         amp_dtype = torch.bfloat16
@@ -856,42 +866,11 @@ def train_step(
     )
     with autocast:
         logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
-        loss = sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-    else:
-        loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-    if scaler is not None:
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        optimizer.step()
-    if scheduler is not None:
-        scheduler.step()
-    return loss.item()
+        return sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "test_train_step_learns", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
-
-torch.manual_seed(0)
-tiny = Transformer(
-    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
-)
-fixed = reference.make_batch(generate_pairs(8, seed=3), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
-adam = torch.optim.Adam(tiny.parameters(), lr=1e-2)
-losses = [train_step(tiny, fixed, adam) for _ in range(10)]
-assert isinstance(losses[0], float), (
-    f"train_step returned {type(losses[0]).__name__}: return loss.item(), a Python float."
-)
-assert losses[-1] < 0.5 * losses[0], (
-    f"10 steps on one fixed batch took the loss from {losses[0]:.3f} only to {losses[-1]:.3f}: "
-    "it should at least halve. Check zero_grad, backward, optimizer.step, in that order."
-)
-passed(f"10 steps on one batch: loss {losses[0]:.2f} → {losses[-1]:.2f}")
+# %% nbgrader={"grade": true, "grade_id": "test_forward_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 ### BEGIN HIDDEN TESTS
 import copy
 import dataclasses
@@ -899,10 +878,26 @@ import dataclasses
 import transformer_course.training as reference
 from transformer_course.checks import from_scratch
 
+# The course's versions of this section's exercises: the graded code must be the learner's.
+_PIECES = [reference.sequence_loss, reference.forward_loss, reference.optimizer_step, reference.train_step]
 
-def sgd_fixture(seed, clip_to=None, pad_id=0):
+
+def loss_by_hand(logits, targets, pad_id, smoothing=0.0):
+    """sequence_loss written out: (1 − ε)·NLL + ε·mean(−log p), over the non-pad targets."""
+    log_p = logits - logits.logsumexp(-1, keepdim=True)  # (B, T, V)
+    nll = -log_p.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, T)
+    per_token = (1 - smoothing) * nll - smoothing * log_p.mean(-1)  # (B, T)
+    real = targets != pad_id
+    return (per_token * real).sum() / real.sum()
+
+
+def logits_of(model, batch):
+    return model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
+
+
+def sgd_fixture(seed, pad_id=0, smoothing=0.0):
     """A float64 model without dropout, its batch (padded with ``pad_id``: ids 0 and pad_id
-    trade places), and the SGD update train_step must make."""
+    trade places), the batch's loss and that loss's gradient, flattened."""
     torch.manual_seed(seed)
     model = Transformer(
         len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
@@ -919,14 +914,14 @@ def sgd_fixture(seed, clip_to=None, pad_id=0):
             batch, tgt_input=swap(batch.tgt_input), tgt_output=swap(batch.tgt_output), pad_id=pad_id
         )
     twin = copy.deepcopy(model)
-    logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
-    log_p = logits - logits.logsumexp(-1, keepdim=True)
-    nll = -log_p.gather(-1, batch.tgt_output.unsqueeze(-1)).squeeze(-1)
-    real = batch.tgt_output != batch.pad_id
-    loss = (nll * real).sum() / real.sum()
-    grads = torch.autograd.grad(loss, list(twin.parameters()))
-    grad = torch.cat([g.flatten() for g in grads])
+    loss = loss_by_hand(logits_of(twin, batch), batch.tgt_output, pad_id, smoothing)
+    grad = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(twin.parameters()))])
     return model, batch, loss.detach(), grad
+
+
+def graph_loss(model, batch):
+    """The batch's loss by hand, attached to the model's graph: what optimizer_step is given."""
+    return loss_by_hand(logits_of(model, batch), batch.tgt_output, batch.pad_id)
 
 
 def clipped(grad, max_norm):
@@ -935,95 +930,6 @@ def clipped(grad, max_norm):
 
 def flat(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
-model, batch, loss, grad = sgd_fixture(seed=21)
-assert grad.norm() > 2, "test set-up: the gradient should be large enough to be clipped"
-before = flat(model)
-gen = torch.Generator().manual_seed(5)
-stale = []
-for p in model.parameters():  # gradients left over from an earlier step
-    p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype)
-    stale.append(p.grad.flatten().clone())
-stale = torch.cat(stale)
-sgd = torch.optim.SGD(model.parameters(), lr=0.1)
-halving = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 0.5**step)
-with from_scratch("train_step", reference=[reference.train_step]):
-    returned = train_step(model, batch, sgd, halving)
-assert isinstance(returned, float), f"train_step returned {type(returned).__name__}: return loss.item()."
-expect_close(
-    torch.tensor(returned, dtype=torch.float64),
-    loss,
-    "the loss train_step returned (the batch's loss before the update)",
-)
-expect_close(
-    flat(model),
-    before - 0.1 * clipped(grad, 1.0),
-    "the parameters after one train_step with SGD(lr=0.1), gradients clipped to norm 1",
-    mistakes={
-        "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
-        "gradients before the backward pass, not after it).": before,
-        "the update added gradients left from an earlier step: call optimizer.zero_grad() before "
-        "the backward pass.": before - 0.1 * clipped(grad + stale, 1.0),
-        "the gradients were not clipped: nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
-        "between backward and optimizer.step().": before - 0.1 * grad,
-        "the scheduler stepped before the optimizer: the step must use the current rate; call "
-        "scheduler.step() after optimizer.step().": before - 0.05 * clipped(grad, 1.0),
-    },
-)
-assert halving.last_epoch == 1, (
-    f"the scheduler was stepped {halving.last_epoch} times in one train_step: call "
-    "scheduler.step() exactly once, after optimizer.step()."
-)
-# A batch padded with another id than 0: the loss must leave out batch.pad_id.
-model, batch, loss, grad = sgd_fixture(seed=23, pad_id=7)
-before = flat(model)
-with from_scratch("train_step", reference=[reference.train_step]):
-    returned = train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
-expect_close(
-    torch.tensor(returned, dtype=torch.float64),
-    loss,
-    "the loss of a batch whose pad_id is 7: leave out batch.pad_id, not id 0",
-)
-expect_close(
-    flat(model),
-    before - 0.1 * clipped(grad, 1.0),
-    "the parameters after one train_step on a batch whose pad_id is 7 (the loss must leave out batch.pad_id)",
-)
-passed(
-    "one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler; "
-    "the batch's own pad_id"
-)
-### END HIDDEN TESTS
-
-# %% nbgrader={"grade": true, "grade_id": "test_train_step_clipping_and_scaler", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
-
-torch.manual_seed(1)
-tiny = Transformer(
-    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
-)
-fixed = reference.make_batch(generate_pairs(8, seed=4), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
-frozen_rate = torch.optim.SGD(tiny.parameters(), lr=0.0)
-counting = torch.optim.lr_scheduler.LambdaLR(frozen_rate, lambda step: 1.0)
-train_step(tiny, fixed, frozen_rate, counting, max_norm=1e-3)
-assert counting.last_epoch == 1, "train_step must call scheduler.step() once when given a scheduler."
-grads = [p.grad.flatten() for p in tiny.parameters() if p.grad is not None]
-assert grads, (
-    "after train_step no parameter has a gradient: call optimizer.zero_grad() before "
-    "loss.backward(), not after it."
-)
-total = torch.cat(grads).norm()
-assert total <= 1e-3 * 1.001, (
-    f"after train_step(..., max_norm=0.001) the gradients' norm is {total:.3g}: clip them with "
-    "nn.utils.clip_grad_norm_(model.parameters(), max_norm)."
-)
-passed("the scheduler is stepped; gradients are clipped to max_norm")
-### BEGIN HIDDEN TESTS
-import copy
-
-import transformer_course.training as reference
-from transformer_course.checks import from_scratch
 
 
 class RecordingScaler:
@@ -1053,28 +959,493 @@ class RecordingScaler:
         self.calls.append("update")
 
 
-torch.manual_seed(22)
-model = Transformer(
+### END HIDDEN TESTS
+import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
+
+torch.manual_seed(0)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
+fixed = reference.make_batch(generate_pairs(8, seed=3), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+tiny.eval()
+loss = forward_loss(tiny, fixed)
+assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
+    f"forward_loss returned {loss!r}: return the 0-dim loss tensor itself, not loss.item() "
+    "(train_step turns it into a float at the very end)."
+)
+assert loss.grad_fn is not None, (
+    "the loss has no grad_fn, so no backward pass can start from it: don't detach it, and don't "
+    "run the forward pass under torch.no_grad()."
+)
+assert tiny.training, "forward_loss left the model in eval mode: call model.train() first."
+with torch.no_grad():
+    logits = tiny(fixed.src, fixed.tgt_input, fixed.src_mask, fixed.tgt_mask)  # (B, T, V)
+expect_close(
+    loss,
+    reference.sequence_loss(logits, fixed.tgt_output, fixed.pad_id),
+    "forward_loss of a fixed batch (the cross-entropy of the logits against tgt_output)",
+)
+passed(f"forward_loss: a 0-dim tensor attached to the graph, {loss.item():.3f}, in training mode")
+### BEGIN HIDDEN TESTS
+for seed, pad_id, smoothing in [(31, 0, 0.0), (32, 7, 0.1)]:
+    model, batch, loss, grad = sgd_fixture(seed, pad_id=pad_id, smoothing=smoothing)
+    model.eval()  # forward_loss must switch training mode on itself
+    with from_scratch("forward_loss", reference=_PIECES):
+        returned = forward_loss(model, batch, label_smoothing=smoothing)
+    assert isinstance(returned, torch.Tensor), (
+        f"forward_loss returned {type(returned).__name__}: return the loss tensor itself, not "
+        "loss.item(); optimizer_step runs the backward pass from it."
+    )
+    assert returned.grad_fn is not None, (
+        "the loss forward_loss returned is not attached to the graph (its grad_fn is None): don't "
+        "detach it, and don't run the forward pass under torch.no_grad()."
+    )
+    assert model.training, (
+        "forward_loss left the model in eval mode: call model.train() first, so that dropout is "
+        "on while training."
+    )
+    with torch.no_grad():
+        logits = logits_of(model, batch)  # (B, T, V); no dropout, so as forward_loss saw them
+    mistakes = {
+        "your loss is scored against tgt_input: the decoder reads tgt_input and must predict "
+        "tgt_output.": loss_by_hand(logits, batch.tgt_input, pad_id, smoothing)
+    }
+    if pad_id != 0:
+        mistakes["your loss leaves out id 0, not the batch's pad_id: pass batch.pad_id to sequence_loss."] = (
+            loss_by_hand(logits, batch.tgt_output, 0, smoothing)
+        )
+    if smoothing:
+        mistakes["label_smoothing has no effect: pass it on to sequence_loss."] = loss_by_hand(
+            logits, batch.tgt_output, pad_id
+        )
+    what = f"forward_loss of a float64 batch whose pad_id is {pad_id}, label_smoothing={smoothing}"
+    expect_close(returned, loss, what, mistakes=mistakes)
+    grads = torch.autograd.grad(returned, list(model.parameters()), allow_unused=True)
+    found = torch.cat(
+        [
+            (torch.zeros_like(p) if g is None else g).flatten()
+            for p, g in zip(model.parameters(), grads, strict=True)
+        ]
+    )
+    expect_close(found, grad, f"the gradient of {what}, with respect to the model's parameters")
+
+# Autocast: none on the CPU unless amp_dtype is given; the weights stay float32.
+torch.manual_seed(33)
+tiny = Transformer(
     len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=16, num_heads=2, num_layers=1, d_ff=32, dropout=0.0
-).double()
-batch = reference.make_batch(generate_pairs(6, seed=22), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
-twin = copy.deepcopy(model)
-logits = twin(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)  # (B, T, V)
-log_p = logits - logits.logsumexp(-1, keepdim=True)
-real = batch.tgt_output != 0
-loss = (-log_p.gather(-1, batch.tgt_output.unsqueeze(-1)).squeeze(-1) * real).sum() / real.sum()
-grad = torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(twin.parameters()))])
+)
+fixed = reference.make_batch(generate_pairs(4, seed=33), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+seen = []
+hook = tiny.generator.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+try:
+    with from_scratch("forward_loss", reference=_PIECES):
+        forward_loss(tiny, fixed)
+        plain, seen = seen, []
+        forward_loss(tiny, fixed, amp_dtype=torch.bfloat16)
+finally:
+    hook.remove()
+assert plain and all(dtype == torch.float32 for dtype in plain), (
+    f"on the CPU without amp_dtype your logits are {plain}: autocast only on CUDA by default "
+    "(contextlib.nullcontext() elsewhere)."
+)
+assert seen and all(dtype == torch.bfloat16 for dtype in seen), (
+    f"with amp_dtype=torch.bfloat16 your logits are {seen}: run the forward pass under "
+    "torch.autocast(device_type, dtype=amp_dtype)."
+)
+assert all(p.dtype == torch.float32 for p in tiny.parameters()), (
+    "after forward_loss(..., amp_dtype=torch.bfloat16) the model's weights are not float32: "
+    "autocast picks each operation's precision; don't convert the model with .to(amp_dtype)."
+)
+passed(
+    "forward_loss: the loss and its gradient by hand, batch.pad_id, label smoothing, training "
+    "mode; autocast only when asked off CUDA"
+)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Backward, clip, step: `optimizer_step`
+#
+# **Exercise.** Write `optimizer_step`, steps 3 to 5: the backward pass from `loss`
+# (`scaler.scale(loss).backward()` then `scaler.unscale_(optimizer)` when a scaler is given),
+# clipping to `max_norm`, the optimizer's step (`scaler.step(optimizer)` then
+# `scaler.update()` when a scaler is given, in place of `optimizer.step()`), then
+# `scheduler.step()` once, when there is a scheduler. Don't zero the gradients here: that is
+# `train_step`'s first step. It returns nothing; the update is its effect.
+
+# %% nbgrader={"grade": false, "grade_id": "optimizer_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def optimizer_step(
+    model: nn.Module,
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    *,
+    max_norm: float = 1.0,
+) -> None:
+    """Backward, clip, step: one update of the model's parameters from ``loss``.
+
+    The backward pass adds to whatever the parameters' ``.grad`` hold: zeroing them is
+    the caller's job (train_step does it before the forward pass). A ``scaler``
+    (torch.amp.GradScaler, for float16) scales the loss before the backward pass and
+    unscales the gradients before clipping.
+
+    Args:
+        model: whose parameters' gradients are clipped.
+        loss: a 0-dim tensor attached to the model's graph, e.g. from forward_loss.
+        optimizer: steps the model's parameters.
+        scheduler: stepped once after the optimizer, if given.
+        scaler: a GradScaler, if the loss is to be scaled.
+        max_norm: gradients are clipped to this total norm.
+    """
+    ### BEGIN SOLUTION
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+    else:
+        loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_optimizer_step_update", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import transformer_course.training as reference  # the course's make_batch and sequence_loss
+
+torch.manual_seed(1)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
+fixed = reference.make_batch(generate_pairs(8, seed=4), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+before = [p.detach().clone() for p in tiny.parameters()]
+sgd = torch.optim.SGD(tiny.parameters(), lr=0.1)
+counting = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1.0)
+logits = tiny(fixed.src, fixed.tgt_input, fixed.src_mask, fixed.tgt_mask)  # (B, T, V)
+optimizer_step(
+    tiny, reference.sequence_loss(logits, fixed.tgt_output, fixed.pad_id), sgd, counting, max_norm=1e-3
+)
+grads = [p.grad.flatten() for p in tiny.parameters() if p.grad is not None]
+assert grads, (
+    "after optimizer_step no parameter has a gradient: call loss.backward() (or "
+    "scaler.scale(loss).backward()), and don't zero the gradients afterwards."
+)
+total = torch.cat(grads).norm()
+assert total <= 1e-3 * 1.001, (
+    f"after optimizer_step(..., max_norm=0.001) the gradients' norm is {total:.3g}: clip them with "
+    "nn.utils.clip_grad_norm_(model.parameters(), max_norm) before the optimizer's step."
+)
+assert any(not torch.equal(p, b) for p, b in zip(tiny.parameters(), before, strict=True)), (
+    "optimizer_step left the parameters as they were: call optimizer.step() after clipping."
+)
+assert counting.last_epoch == 1, (
+    f"the scheduler was stepped {counting.last_epoch} times: call scheduler.step() once, after the "
+    "optimizer's step."
+)
+passed(
+    "optimizer_step: a backward pass, gradients clipped to max_norm, the parameters updated, "
+    "the scheduler stepped"
+)
+### BEGIN HIDDEN TESTS
+model, batch, loss, grad = sgd_fixture(seed=21)
+assert grad.norm() > 2, "test set-up: the gradient should be large enough to be clipped"
+before = flat(model)
+sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+halving = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 0.5**step)
+with from_scratch("optimizer_step", reference=_PIECES):
+    optimizer_step(model, graph_loss(model, batch), sgd, halving)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, 1.0),
+    "the parameters after one optimizer_step with SGD(lr=0.1), gradients clipped to norm 1",
+    mistakes={
+        "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
+        "gradients before the backward pass, not after it).": before,
+        "the gradients were not clipped: nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
+        "between backward and optimizer.step().": before - 0.1 * grad,
+        "the scheduler stepped before the optimizer: the step must use the current rate; call "
+        "scheduler.step() after optimizer.step().": before - 0.05 * clipped(grad, 1.0),
+    },
+)
+assert halving.last_epoch == 1, (
+    f"the scheduler was stepped {halving.last_epoch} times in one optimizer_step: call "
+    "scheduler.step() exactly once, after optimizer.step()."
+)
+
+# max_norm above the gradient's norm: nothing to clip.
+model, batch, loss, grad = sgd_fixture(seed=24)
+before = flat(model)
+with from_scratch("optimizer_step", reference=_PIECES):
+    optimizer_step(
+        model,
+        graph_loss(model, batch),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        max_norm=2 * grad.norm().item(),
+    )
+expect_close(
+    flat(model),
+    before - 0.1 * grad,
+    f"the parameters after optimizer_step with max_norm={2 * grad.norm().item():.3g}, twice the "
+    "gradient's norm (nothing to clip)",
+    mistakes={
+        "the gradients were not clipped to max_norm: pass max_norm on to clip_grad_norm_.": before
+        - 0.1 * clipped(grad, 1.0),
+    },
+)
+
+# Gradients already in .grad: the backward pass adds to them, and optimizer_step keeps them.
+model, batch, loss, grad = sgd_fixture(seed=25)
+before = flat(model)
+gen = torch.Generator().manual_seed(6)
+stale = []
+for p in model.parameters():
+    p.grad = 0.5 * torch.randn(p.shape, generator=gen, dtype=p.dtype)
+    stale.append(p.grad.flatten().clone())
+stale = torch.cat(stale)
+with from_scratch("optimizer_step", reference=_PIECES):
+    optimizer_step(model, graph_loss(model, batch), torch.optim.SGD(model.parameters(), lr=0.1))
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad + stale, 1.0),
+    "the parameters after optimizer_step on a model whose .grad already held gradients (backward "
+    "adds to them; zeroing is train_step's job)",
+    mistakes={
+        "optimizer_step zeroed the gradients it was given: leave .grad as you find it; train_step "
+        "zeroes it, before the forward pass.": before - 0.1 * clipped(grad, 1.0),
+        "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
+        "gradients before the backward pass, not after it).": before,
+    },
+)
+passed(
+    "optimizer_step equals backward, clipping to max_norm, SGD's update, then the scheduler; it adds "
+    "to the gradients it finds"
+)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_optimizer_step_scaler", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+torch.manual_seed(2)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
+fixed = reference.make_batch(generate_pairs(8, seed=5), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+# A real GradScaler; `enabled=False` makes it pass everything through unchanged, as on a
+# device without float16.
+logits = tiny(fixed.src, fixed.tgt_input, fixed.src_mask, fixed.tgt_mask)  # (B, T, V)
+optimizer_step(
+    tiny,
+    reference.sequence_loss(logits, fixed.tgt_output, fixed.pad_id),
+    torch.optim.SGD(tiny.parameters(), lr=0.1),
+    scaler=torch.amp.GradScaler("cpu", enabled=False),
+)
+assert any(p.grad is not None for p in tiny.parameters()), (
+    "with a scaler, optimizer_step left no gradient: call scaler.scale(loss).backward()."
+)
+passed("optimizer_step runs with a GradScaler")
+### BEGIN HIDDEN TESTS
+model, batch, loss, grad = sgd_fixture(seed=22)
 limit = grad.norm().item() / 3
-
-
-def clipped(grad, max_norm):
-    return grad * min(1.0, max_norm / (grad.norm().item() + 1e-6))
-
-
-before = torch.cat([p.detach().flatten() for p in model.parameters()])
+before = flat(model)
 scaler = RecordingScaler()
 sgd = torch.optim.SGD(model.parameters(), lr=0.1)
-with from_scratch("train_step", reference=[reference.train_step]):
+counting = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 1.0)
+with from_scratch("optimizer_step", reference=_PIECES):
+    optimizer_step(model, graph_loss(model, batch), sgd, counting, scaler, max_norm=limit)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, limit),
+    f"the parameters after optimizer_step with a GradScaler (factor 8) and max_norm={limit:.3g}",
+    mistakes={
+        "you clipped the scaled gradients: call scaler.unscale_(optimizer) before clipping, so the "
+        "clipping sees the true gradients.": before - 0.1 * clipped(8 * grad, limit) / 8,
+        "the loss was not scaled, but the gradients were unscaled: with a scaler, call "
+        "scaler.scale(loss).backward().": before - 0.1 * clipped(grad / 8, limit),
+        "the gradients were not clipped to max_norm: pass max_norm on to clip_grad_norm_.": before
+        - 0.1 * clipped(grad, 1.0),
+        "with a scaler, the optimizer stepped twice: "
+        "scaler.step(optimizer) replaces optimizer.step().": before - 0.2 * clipped(grad, limit),
+    },
+)
+assert "scale" in scaler.calls, (
+    "a scaler was given but the loss was not scaled: scaler.scale(loss).backward()."
+)
+assert "step" in scaler.calls and "update" in scaler.calls, (
+    "with a scaler, step through it: scaler.step(optimizer), then scaler.update()."
+)
+assert counting.last_epoch == 1, (
+    "with a scaler too, call scheduler.step() once, after scaler.step(optimizer)."
+)
+passed("a GradScaler: the loss scaled, the gradients unscaled before clipping, the step through the scaler")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### All of it: `train_step`
+#
+# **Exercise.** Write `train_step` from your two functions: `optimizer.zero_grad()`, then
+# `forward_loss`, then `optimizer_step`, handing each option to the piece that uses it
+# (`label_smoothing` and `amp_dtype` to `forward_loss`; `scheduler`, `scaler` and `max_norm`
+# to `optimizer_step`), and return `loss.item()`, a Python float (a tensor would keep the
+# graph alive). Its tests run your `forward_loss` and `optimizer_step`: make theirs pass first.
+
+# %% nbgrader={"grade": false, "grade_id": "train_step", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def train_step(
+    model: nn.Module,
+    batch: TranslationBatch,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    *,
+    max_norm: float = 1.0,
+    label_smoothing: float = 0.0,
+    amp_dtype: torch.dtype | None = None,
+) -> float:
+    """One optimisation step on one batch; returns the batch's loss.
+
+    Zero the gradients, then forward_loss, then optimizer_step: the forward pass under
+    autocast in ``amp_dtype`` (bfloat16 by default on CUDA, none elsewhere), the backward
+    pass through ``scaler`` if one is given, clipping, the optimizer and the scheduler.
+
+    Args:
+        model: a Transformer, called as model(src, tgt_input, src_mask, tgt_mask) -> logits.
+        batch: from make_batch, on the model's device.
+        optimizer: steps the model's parameters.
+        scheduler: stepped once after the optimizer, if given.
+        scaler: a GradScaler, if the loss is to be scaled.
+        max_norm: gradients are clipped to this total norm.
+        label_smoothing: ε for sequence_loss.
+        amp_dtype: autocast dtype; None picks bfloat16 on CUDA and no autocast elsewhere.
+
+    Shape:
+        logits: (B, T, V) against batch.tgt_output (B, T).
+    """
+    ### BEGIN SOLUTION
+    optimizer.zero_grad(set_to_none=True)
+    loss = forward_loss(model, batch, label_smoothing=label_smoothing, amp_dtype=amp_dtype)
+    optimizer_step(model, loss, optimizer, scheduler, scaler, max_norm=max_norm)
+    return loss.item()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_train_step_learns", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
+
+torch.manual_seed(0)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
+fixed = reference.make_batch(generate_pairs(8, seed=3), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+adam = torch.optim.Adam(tiny.parameters(), lr=1e-2)
+losses = [train_step(tiny, fixed, adam) for _ in range(10)]
+assert isinstance(losses[0], float), (
+    f"train_step returned {type(losses[0]).__name__}: return loss.item(), a Python float."
+)
+assert losses[-1] < 0.5 * losses[0], (
+    f"10 steps on one fixed batch took the loss from {losses[0]:.3f} only to {losses[-1]:.3f}: "
+    "it should at least halve. Check zero_grad, backward, optimizer.step, in that order."
+)
+passed(f"10 steps on one batch: loss {losses[0]:.2f} → {losses[-1]:.2f}")
+### BEGIN HIDDEN TESTS
+model, batch, loss, grad = sgd_fixture(seed=21)
+before = flat(model)
+gen = torch.Generator().manual_seed(5)
+stale = []
+for p in model.parameters():  # gradients left over from an earlier step
+    p.grad = torch.randn(p.shape, generator=gen, dtype=p.dtype)
+    stale.append(p.grad.flatten().clone())
+stale = torch.cat(stale)
+sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+halving = torch.optim.lr_scheduler.LambdaLR(sgd, lambda step: 0.5**step)
+with from_scratch("train_step", reference=_PIECES):
+    returned = train_step(model, batch, sgd, halving)
+assert isinstance(returned, float), f"train_step returned {type(returned).__name__}: return loss.item()."
+expect_close(
+    torch.tensor(returned, dtype=torch.float64),
+    loss,
+    "the loss train_step returned (the batch's loss before the update)",
+)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, 1.0),
+    "the parameters after one train_step with SGD(lr=0.1), gradients clipped to norm 1",
+    mistakes={
+        "your parameters did not change: call optimizer.step() after loss.backward() (and zero the "
+        "gradients before the backward pass, not after it).": before,
+        "the update added gradients left from an earlier step: call optimizer.zero_grad() before "
+        "the backward pass.": before - 0.1 * clipped(grad + stale, 1.0),
+        "the gradients were not clipped: nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
+        "between backward and optimizer.step().": before - 0.1 * grad,
+        "the scheduler stepped before the optimizer: the step must use the current rate; call "
+        "scheduler.step() after optimizer.step().": before - 0.05 * clipped(grad, 1.0),
+    },
+)
+assert halving.last_epoch == 1, (
+    f"the scheduler was stepped {halving.last_epoch} times in one train_step: call "
+    "scheduler.step() exactly once, after optimizer.step()."
+)
+# A batch padded with another id than 0, and label smoothing: both reach the loss.
+model, batch, loss, grad = sgd_fixture(seed=23, pad_id=7, smoothing=0.1)
+with torch.no_grad():
+    logits = logits_of(model, batch)  # (B, T, V)
+before = flat(model)
+with from_scratch("train_step", reference=_PIECES):
+    returned = train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1), label_smoothing=0.1)
+expect_close(
+    torch.tensor(returned, dtype=torch.float64),
+    loss,
+    "the loss of a batch whose pad_id is 7, with label_smoothing=0.1: leave out batch.pad_id, not id 0",
+    mistakes={
+        "label_smoothing did not reach the loss: train_step must pass it on to forward_loss.": loss_by_hand(
+            logits, batch.tgt_output, 7
+        ),
+        "your loss leaves out id 0, not the batch's pad_id: pass batch.pad_id to sequence_loss.": (
+            loss_by_hand(logits, batch.tgt_output, 0, 0.1)
+        ),
+    },
+)
+expect_close(
+    flat(model),
+    before - 0.1 * clipped(grad, 1.0),
+    "the parameters after one train_step on a batch whose pad_id is 7 (the loss must leave out batch.pad_id)",
+)
+passed(
+    "one step equals zero_grad, backward, clipping to norm 1, SGD's update, the scheduler; "
+    "the batch's own pad_id, label smoothing"
+)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_train_step_clipping_and_scaler", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import transformer_course.training as reference  # the course's make_batch, so this test needs only yours
+
+torch.manual_seed(1)
+tiny = Transformer(
+    len(ENGLISH_VOCAB), len(KOREAN_VOCAB), d_model=32, num_heads=2, num_layers=1, d_ff=64, dropout=0.0
+)
+fixed = reference.make_batch(generate_pairs(8, seed=4), ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
+frozen_rate = torch.optim.SGD(tiny.parameters(), lr=0.0)
+counting = torch.optim.lr_scheduler.LambdaLR(frozen_rate, lambda step: 1.0)
+train_step(tiny, fixed, frozen_rate, counting, max_norm=1e-3)
+assert counting.last_epoch == 1, "train_step must call scheduler.step() once when given a scheduler."
+grads = [p.grad.flatten() for p in tiny.parameters() if p.grad is not None]
+assert grads, (
+    "after train_step no parameter has a gradient: call optimizer.zero_grad() before "
+    "loss.backward(), not after it."
+)
+total = torch.cat(grads).norm()
+assert total <= 1e-3 * 1.001, (
+    f"after train_step(..., max_norm=0.001) the gradients' norm is {total:.3g}: clip them with "
+    "nn.utils.clip_grad_norm_(model.parameters(), max_norm)."
+)
+passed("the scheduler is stepped; gradients are clipped to max_norm")
+### BEGIN HIDDEN TESTS
+model, batch, loss, grad = sgd_fixture(seed=22)
+limit = grad.norm().item() / 3
+before = flat(model)
+scaler = RecordingScaler()
+sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+with from_scratch("train_step", reference=_PIECES):
     train_step(model, batch, sgd, scaler=scaler, max_norm=limit)
 assert "scale" in scaler.calls, (
     "a scaler was given but the loss was not scaled: scaler.scale(loss).backward()."
@@ -1082,9 +1453,8 @@ assert "scale" in scaler.calls, (
 assert "step" in scaler.calls and "update" in scaler.calls, (
     "with a scaler, step through it: scaler.step(optimizer), then scaler.update()."
 )
-after = torch.cat([p.detach().flatten() for p in model.parameters()])
 expect_close(
-    after,
+    flat(model),
     before - 0.1 * clipped(grad, limit),
     f"the parameters after train_step with a GradScaler and max_norm={limit:.3g}",
     mistakes={
@@ -1100,18 +1470,24 @@ expect_close(
 # autocast: float32 on the CPU unless amp_dtype is given.
 seen = []
 hook = tiny.generator.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
-with from_scratch("train_step", reference=[reference.train_step]):
-    train_step(tiny, fixed, torch.optim.SGD(tiny.parameters(), lr=0.0))
-    train_step(tiny, fixed, torch.optim.SGD(tiny.parameters(), lr=0.0), amp_dtype=torch.bfloat16)
-hook.remove()
-assert seen[0] == torch.float32, (
-    f"on the CPU without amp_dtype your logits are {seen[0]}: autocast only on CUDA by default."
+try:
+    with from_scratch("train_step", reference=_PIECES):
+        train_step(tiny, fixed, torch.optim.SGD(tiny.parameters(), lr=0.0))
+        plain, seen = seen, []
+        train_step(tiny, fixed, torch.optim.SGD(tiny.parameters(), lr=0.0), amp_dtype=torch.bfloat16)
+finally:
+    hook.remove()
+assert plain and all(dtype == torch.float32 for dtype in plain), (
+    f"on the CPU without amp_dtype your logits are {plain}: autocast only on CUDA by default."
 )
-assert seen[1] == torch.bfloat16, (
-    f"with amp_dtype=torch.bfloat16 your logits are {seen[1]}: run the forward pass under "
-    "torch.autocast(device_type, dtype=amp_dtype)."
+assert seen and all(dtype == torch.bfloat16 for dtype in seen), (
+    f"with amp_dtype=torch.bfloat16 your logits are {seen}: train_step must pass amp_dtype on to "
+    "forward_loss."
 )
-passed("a GradScaler: scaled, unscaled before clipping, stepped; autocast as asked")
+passed(
+    "train_step hands the scaler, max_norm and amp_dtype on: scaled, unscaled before clipping, "
+    "autocast as asked"
+)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1756,7 +2132,9 @@ transformer_explorer(model, greedy_decode)  # your model, your greedy_decode
 #   model from total certainty. **The rate** warms up linearly, peaks at
 #   $(d_{model} \cdot warmup)^{-0.5}$ and decays as $step^{-0.5}$.
 # - **A training step**: zero the gradients, forward (under bfloat16 autocast on a GPU),
-#   backward, clip, step the optimiser, then the scheduler.
+#   backward, clip, step the optimiser, then the scheduler. `forward_loss` is the forward
+#   half, `optimizer_step` the backward half; the zeroing is the loop's, so `train_step`
+#   does it first, and `backward` adds to whatever `.grad` holds.
 # - **Greedy decoding** runs the encoder once and the decoder once per new token, feeding
 #   back the argmax at the last position until every row has said `<eos>`.
 # - The notes' model, trained to 99 %, learns more than the arrangement that question 1

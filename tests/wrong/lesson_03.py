@@ -48,7 +48,7 @@ class MultiHeadAttention(nn.Module):
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = softmax(scores, dim=-1)
-        self.attn_weights = weights
+        self.attn_weights = weights.detach()
         heads = self.dropout(weights) @ v
         return self.w_o(combine_heads(heads))
 '''
@@ -267,7 +267,7 @@ WRONG = [
         LESSON,
         "MultiHeadAttention",
         "keeps the weights averaged over the heads",
-        _mha(("self.attn_weights = weights", "self.attn_weights = weights.mean(dim=1)")),
+        _mha(("self.attn_weights = weights.detach()", "self.attn_weights = weights.mean(dim=1).detach()")),
     ),
     Wrong(
         LESSON,
@@ -308,8 +308,28 @@ WRONG = [
         "detaches the kept weights and reuses them",
         _mha(
             (
-                "self.attn_weights = weights\n        heads = self.dropout(weights) @ v",
+                "self.attn_weights = weights.detach()\n        heads = self.dropout(weights) @ v",
                 "self.attn_weights = weights.detach()\n        heads = self.dropout(self.attn_weights) @ v",
+            )
+        ),
+    ),
+    Wrong(
+        LESSON,
+        "MultiHeadAttention",
+        "keeps the weights attached to the graph (no detach)",
+        _mha(("self.attn_weights = weights.detach()", "self.attn_weights = weights")),
+    ),
+    Wrong(
+        LESSON,
+        "MultiHeadAttention",
+        "weights from lesson 02's scaled_dot_product_attention, then multiplied by V again",
+        _mha(
+            (
+                "        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)\n"
+                "        if mask is not None:\n"
+                '            scores = scores.masked_fill(~mask, float("-inf"))\n'
+                "        weights = softmax(scores, dim=-1)\n",
+                "        _, weights = scaled_dot_product_attention(q, k, v, mask)\n",
             )
         ),
     ),

@@ -31,11 +31,7 @@ _RIGHT_SHIFT = "    tgt_input = full[:, :-1].masked_fill(full[:, 1:] == 0, 0)\n 
 _LOSS = "def sequence_loss(logits, targets, pad_id, label_smoothing=0.0):\n"
 _NOAM = "def noam_lr(step, d_model, warmup):\n"
 
-_TRAIN_STEP = (
-    "def train_step(model, batch, optimizer, scheduler=None, scaler=None, *, max_norm=1.0,\n"
-    "               label_smoothing=0.0, amp_dtype=None):\n"
-    "    model.train()\n"
-)
+_FORWARD_LOSS = "def forward_loss(model, batch, *, label_smoothing=0.0, amp_dtype=None):\n    model.train()\n"
 _PLAIN_FORWARD = (
     "    logits = model(batch.src, batch.tgt_input, batch.src_mask, batch.tgt_mask)\n"
     "    loss = sequence_loss(logits, batch.tgt_output, batch.pad_id, label_smoothing)\n"
@@ -48,13 +44,15 @@ _FORWARD = (
     "          else contextlib.nullcontext()):\n"
     + "".join("    " + line + "\n" for line in _PLAIN_FORWARD.splitlines())
 )
-_CLIP = "    nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n"
-_STEP = (
-    "    if scaler is not None:\n"
-    "        scaler.step(optimizer)\n"
-    "        scaler.update()\n"
-    "    else:\n"
-    "        optimizer.step()\n"
+
+
+def _forward_loss(forward: str = _FORWARD, result: str = "loss", train: bool = True) -> str:
+    header = _FORWARD_LOSS if train else _FORWARD_LOSS.replace("    model.train()\n", "")
+    return header + forward + f"    return {result}\n"
+
+
+_OPTIMIZER_STEP = (
+    "def optimizer_step(model, loss, optimizer, scheduler=None, scaler=None, *, max_norm=1.0):\n"
 )
 _BACKWARD = (
     "    if scaler is not None:\n"
@@ -63,7 +61,24 @@ _BACKWARD = (
     "    else:\n"
     "        loss.backward()\n"
 )
+_CLIP = "    nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n"
+_STEP = (
+    "    if scaler is not None:\n"
+    "        scaler.step(optimizer)\n"
+    "        scaler.update()\n"
+    "    else:\n"
+    "        optimizer.step()\n"
+)
 _SCHEDULE = "    if scheduler is not None:\n        scheduler.step()\n"
+
+_TRAIN_STEP = (
+    "def train_step(model, batch, optimizer, scheduler=None, scaler=None, *, max_norm=1.0,\n"
+    "               label_smoothing=0.0, amp_dtype=None):\n"
+)
+_ZERO = "    optimizer.zero_grad()\n"
+_LOSS_CALL = "    loss = forward_loss(model, batch, label_smoothing=label_smoothing, amp_dtype=amp_dtype)\n"
+_STEP_CALL = "    optimizer_step(model, loss, optimizer, scheduler, scaler, max_norm=max_norm)\n"
+_RETURN = "    return loss.item()\n"
 
 _GREEDY = "def greedy_decode(model, src, max_len, bos_id, eos_id, pad_id=0):\n"
 _GREEDY_START = (
@@ -251,126 +266,183 @@ WRONG = [
         _NOAM + "    if step < 1:\n        raise ValueError('step >= 1')\n"
         "    return min(step**-0.5, step * warmup**-1.5)\n",
     ),
-    # train_step
+    # forward_loss
+    Wrong(LESSON, "forward_loss", "returns loss.item(), a float", _forward_loss(result="loss.item()")),
+    Wrong(LESSON, "forward_loss", "returns the loss detached", _forward_loss(result="loss.detach()")),
     Wrong(
         LESSON,
-        "train_step",
-        "forgets zero_grad",
-        _TRAIN_STEP + _FORWARD + _BACKWARD + _CLIP + _STEP + _SCHEDULE + "    return loss.item()\n",
+        "forward_loss",
+        "loss leaves out id 0, not batch.pad_id",
+        _forward_loss(_FORWARD.replace("batch.tgt_output, batch.pad_id,", "batch.tgt_output, 0,")),
+    ),
+    Wrong(LESSON, "forward_loss", "autocast ignored", _forward_loss(_PLAIN_FORWARD)),
+    Wrong(
+        LESSON,
+        "forward_loss",
+        "bfloat16 autocast by default on the CPU too",
+        _forward_loss(
+            "    with torch.autocast(batch.src.device.type, dtype=amp_dtype or torch.bfloat16):\n"
+            + "".join("    " + line + "\n" for line in _PLAIN_FORWARD.splitlines())
+        ),
     ),
     Wrong(
         LESSON,
-        "train_step",
-        "forgets optimizer.step",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD
-        + _BACKWARD
-        + _CLIP
-        + _SCHEDULE
-        + "    return loss.item()\n",
+        "forward_loss",
+        "the model converted to amp_dtype instead of autocast",
+        _forward_loss("    if amp_dtype is not None:\n        model.to(amp_dtype)\n" + _PLAIN_FORWARD),
     ),
     Wrong(
         LESSON,
-        "train_step",
-        "no gradient clipping",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD
-        + _BACKWARD
-        + _STEP
-        + _SCHEDULE
-        + "    return loss.item()\n",
+        "forward_loss",
+        "label_smoothing not passed on",
+        _forward_loss(_FORWARD.replace("batch.pad_id, label_smoothing)", "batch.pad_id)")),
+    ),
+    Wrong(LESSON, "forward_loss", "no model.train()", _forward_loss(train=False)),
+    Wrong(
+        LESSON,
+        "forward_loss",
+        "loss scored against tgt_input",
+        _forward_loss(
+            _FORWARD.replace(
+                "sequence_loss(logits, batch.tgt_output", "sequence_loss(logits, batch.tgt_input"
+            )
+        ),
+    ),
+    # optimizer_step
+    Wrong(
+        LESSON, "optimizer_step", "forgets optimizer.step", _OPTIMIZER_STEP + _BACKWARD + _CLIP + _SCHEDULE
+    ),
+    Wrong(LESSON, "optimizer_step", "no gradient clipping", _OPTIMIZER_STEP + _BACKWARD + _STEP + _SCHEDULE),
+    Wrong(
+        LESSON,
+        "optimizer_step",
+        "clips to norm 1 whatever max_norm",
+        _OPTIMIZER_STEP + _BACKWARD + _CLIP.replace("max_norm", "1.0") + _STEP + _SCHEDULE,
     ),
     Wrong(
         LESSON,
-        "train_step",
+        "optimizer_step",
         "scheduler stepped before the optimizer",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD
-        + _BACKWARD
+        _OPTIMIZER_STEP + _BACKWARD + _CLIP + _SCHEDULE + _STEP,
+    ),
+    Wrong(LESSON, "optimizer_step", "scheduler never stepped", _OPTIMIZER_STEP + _BACKWARD + _CLIP + _STEP),
+    Wrong(
+        LESSON,
+        "optimizer_step",
+        "clips before unscaling",
+        _OPTIMIZER_STEP
+        + "    (scaler.scale(loss) if scaler is not None else loss).backward()\n"
         + _CLIP
-        + _SCHEDULE
         + _STEP
-        + "    return loss.item()\n",
+        + _SCHEDULE,
     ),
     Wrong(
         LESSON,
-        "train_step",
-        "scheduler never stepped",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD
-        + _BACKWARD
+        "optimizer_step",
+        "loss not scaled, gradients unscaled",
+        _OPTIMIZER_STEP
+        + "    loss.backward()\n"
+        + "    if scaler is not None:\n        scaler.unscale_(optimizer)\n"
         + _CLIP
         + _STEP
-        + "    return loss.item()\n",
+        + _SCHEDULE,
+    ),
+    Wrong(
+        LESSON,
+        "optimizer_step",
+        "optimizer.step as well as scaler.step",
+        _OPTIMIZER_STEP
+        + _BACKWARD
+        + _CLIP
+        + "    if scaler is not None:\n"
+        + "        scaler.step(optimizer)\n"
+        + "        scaler.update()\n"
+        + "    optimizer.step()\n"
+        + _SCHEDULE,
+    ),
+    Wrong(
+        LESSON,
+        "optimizer_step",
+        "zero_grad after backward",
+        _OPTIMIZER_STEP + _BACKWARD + _ZERO + _CLIP + _STEP + _SCHEDULE,
+    ),
+    Wrong(
+        LESSON,
+        "optimizer_step",
+        "zeroes the gradients it finds (train_step's job)",
+        _OPTIMIZER_STEP + _ZERO + _BACKWARD + _CLIP + _STEP + _SCHEDULE,
+    ),
+    # train_step
+    Wrong(LESSON, "train_step", "forgets zero_grad", _TRAIN_STEP + _LOSS_CALL + _STEP_CALL + _RETURN),
+    Wrong(
+        LESSON,
+        "train_step",
+        "zero_grad after the update",
+        _TRAIN_STEP + _LOSS_CALL + _STEP_CALL + _ZERO + _RETURN,
     ),
     Wrong(
         LESSON,
         "train_step",
         "returns the loss tensor",
+        _TRAIN_STEP + _ZERO + _LOSS_CALL + _STEP_CALL + "    return loss\n",
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "max_norm not passed on",
+        _TRAIN_STEP + _ZERO + _LOSS_CALL + _STEP_CALL.replace(", max_norm=max_norm", "") + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "scheduler not passed on",
         _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
+        + _ZERO
+        + _LOSS_CALL
+        + _STEP_CALL.replace("optimizer, scheduler, scaler,", "optimizer, scaler=scaler,")
+        + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "scaler not passed on",
+        _TRAIN_STEP + _ZERO + _LOSS_CALL + _STEP_CALL.replace("scheduler, scaler,", "scheduler,") + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "amp_dtype not passed on",
+        _TRAIN_STEP + _ZERO + _LOSS_CALL.replace(", amp_dtype=amp_dtype", "") + _STEP_CALL + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "label_smoothing not passed on",
+        _TRAIN_STEP
+        + _ZERO
+        + _LOSS_CALL.replace("label_smoothing=label_smoothing, ", "")
+        + _STEP_CALL
+        + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "its own backward pass before optimizer_step's",
+        _TRAIN_STEP + _ZERO + _LOSS_CALL + "    loss.backward()\n" + _STEP_CALL + _RETURN,
+    ),
+    Wrong(
+        LESSON,
+        "train_step",
+        "inline, without the pieces: zero_grad after backward",
+        _TRAIN_STEP
+        + "    model.train()\n"
         + _FORWARD
         + _BACKWARD
+        + _ZERO
         + _CLIP
         + _STEP
         + _SCHEDULE
-        + "    return loss\n",
-    ),
-    Wrong(
-        LESSON,
-        "train_step",
-        "clips before unscaling",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD
-        + "    (scaler.scale(loss) if scaler is not None else loss).backward()\n"
-        + _CLIP
-        + _STEP
-        + _SCHEDULE
-        + "    return loss.item()\n",
-    ),
-    Wrong(
-        LESSON,
-        "train_step",
-        "zero_grad after backward",
-        _TRAIN_STEP
-        + _FORWARD
-        + _BACKWARD
-        + "    optimizer.zero_grad()\n"
-        + _CLIP
-        + _STEP
-        + _SCHEDULE
-        + "    return loss.item()\n",
-    ),
-    Wrong(
-        LESSON,
-        "train_step",
-        "autocast ignored",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _PLAIN_FORWARD
-        + _BACKWARD
-        + _CLIP
-        + _STEP
-        + _SCHEDULE
-        + "    return loss.item()\n",
-    ),
-    Wrong(
-        LESSON,
-        "train_step",
-        "loss leaves out id 0, not batch.pad_id",
-        _TRAIN_STEP
-        + "    optimizer.zero_grad()\n"
-        + _FORWARD.replace("batch.tgt_output, batch.pad_id,", "batch.tgt_output, 0,")
-        + _BACKWARD
-        + _CLIP
-        + _STEP
-        + _SCHEDULE
-        + "    return loss.item()\n",
+        + _RETURN,
     ),
     # greedy_decode
     Wrong(
