@@ -18,12 +18,13 @@ notebook are unchanged, and grades the rest; results of another run (other
 solutions, other limits) are discarded, never mixed in.
 """
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,11 @@ from .limits import Limits
 from .results import StudentGrades, gradescope_json, summary_table, write_grades, write_integrity
 from .sandbox import INSTALL_HINT, sandbox_problem
 from .template import cached_template, solutions_digest
-from .worker import LessonResult, lesson_cells, precheck
+from .worker import LessonResult, lesson_cells, precheck, run_job
+
+# Workers are forked from a server that imported the worker's modules once, not started afresh.
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(["autograder.worker"])
 
 
 @dataclass(frozen=True)
@@ -141,20 +146,14 @@ def _run_worker(
             }
         )
     )
-    # A session of its own, so that a run past its time is killed with its kernel.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autograder.worker", str(spec)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        log, _ = proc.communicate(timeout=limits.notebook_timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
+    log_file = workdir / "worker.log"
+    process = _FORKS.Process(target=run_job, args=(str(spec), str(log_file), env), daemon=False)
+    process.start()
+    process.join(limits.notebook_timeout_s)
+    if process.is_alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # run_job made it a session of its own
+        process.join()
         return LessonResult(
             job.lesson,
             "timeout",
@@ -163,8 +162,9 @@ def _run_worker(
             f"your notebook ran longer than {limits.notebook_timeout_s} s "
             "(an endless loop?); it must run top to bottom in that time",
         )
+    log = log_file.read_text(errors="replace") if log_file.is_file() else ""
     result = workdir / "result.json"
-    if proc.returncode != 0 or not result.is_file():
+    if process.exitcode != 0 or not result.is_file():
         last = (log.strip().splitlines() or ["no output"])[-1]
         return LessonResult(job.lesson, "error", 0.0, max_score, f"the grader failed: {last[:300]}")
     html = workdir / "feedback" / job.student / job.lesson / f"{job.lesson}.html"
