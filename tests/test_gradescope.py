@@ -77,20 +77,53 @@ def _results(root: Path, proc: subprocess.Popen) -> tuple[dict, str]:
     return json.loads((root / "results" / "results.json").read_text()), log
 
 
+def _setup_sh(root: Path, tmp: Path) -> dict[str, str]:
+    """Run root's setup.sh as Gradescope would, but for two things this machine cannot do:
+    apt-get (Gradescope's image's packages) is a no-op, and torch comes from pip's wheel
+    folder where PyTorch's own index is out of reach. Returns the environment it ran in."""
+    setup = root / "source" / "setup.sh"
+    pytorch_index = f"--index-url {gradescope.TORCH_CPU_INDEX} "
+    assert pytorch_index in setup.read_text()
+    setup.write_text(setup.read_text().replace(pytorch_index, _torch_source() + " "))
+    shim = tmp / "bin"
+    shim.mkdir()
+    (shim / "apt-get").write_text("#!/bin/sh\nexit 0\n")
+    (shim / "apt-get").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "AUTOGRADER_"))}
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env["PATH"] = os.pathsep.join(
+        [str(shim), *[p for p in env["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)]]
+    )
+    installed = subprocess.run(["bash", str(setup)], env=env, capture_output=True, text=True, timeout=900)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return env
+
+
 @pytest.fixture(scope="module")
 def runs(bundle, released, tmp_path_factory) -> dict[str, tuple[dict, str]]:
-    """results.json and log of the solution (uploaded under another name, in a folder)
-    and of the untouched lesson; the two runs go at once. The second runs without the
-    sandbox, as it must where Gradescope's container forbids one."""
-    uploads = {
-        "solution": ({"work/my attempt.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()}, {}),
-        "untouched": ({f"{LESSON}.ipynb": released}, {gradescope.SANDBOX_ENV: "0"}),
-    }
-    roots = {
-        who: _fake_autograder(bundle, tmp_path_factory.mktemp(who), files)
-        for who, (files, _) in uploads.items()
-    }
-    started = {who: _start(roots[who], **env) for who, (_, env) in uploads.items()}
+    """results.json and log of the solution (uploaded under another name, in a folder) and of
+    the untouched lesson; the two runs go at once. The solution is graded as on Gradescope:
+    by the virtual environment setup.sh made (run_autograder's default Python). The
+    untouched lesson runs with this Python and without the sandbox, as it must where
+    Gradescope's container forbids one."""
+    solution = _fake_autograder(
+        bundle,
+        tmp_path_factory.mktemp("solution"),
+        {"work/my attempt.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()},
+    )
+    untouched = _fake_autograder(bundle, tmp_path_factory.mktemp("untouched"), {f"{LESSON}.ipynb": released})
+    started = {"untouched": _start(untouched, **{gradescope.SANDBOX_ENV: "0"})}
+    env = _setup_sh(solution, tmp_path_factory.mktemp("setup"))
+    assert (solution / "venv" / "bin" / "python").exists(), "setup.sh made no venv"
+    started["solution"] = subprocess.Popen(
+        ["bash", str(solution / "run_autograder")],
+        cwd=solution,
+        text=True,
+        env={**env, "AUTOGRADER_ROOT": str(solution)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    roots = {"solution": solution, "untouched": untouched}
     return {who: _results(roots[who], proc) for who, proc in started.items()}
 
 
@@ -157,39 +190,9 @@ def _torch_source() -> str:
     return f"--find-links {folder}"
 
 
-def test_setup_sh_makes_a_python_that_grades(bundle, tmp_path):
-    """setup.sh as Gradescope runs it, but for two things this machine cannot do:
-    apt-get (Gradescope's image's packages) is a no-op, and torch comes from pip's wheel
-    folder where PyTorch's own index is out of reach."""
-    root = _fake_autograder(
-        bundle, tmp_path / "autograder", {"mine.ipynb": notebook_path(SOLUTIONS, LESSON).read_bytes()}
-    )
-    setup = root / "source" / "setup.sh"
-    pytorch_index = f"--index-url {gradescope.TORCH_CPU_INDEX} "
-    assert pytorch_index in setup.read_text()
-    setup.write_text(setup.read_text().replace(pytorch_index, _torch_source() + " "))
-    shim = tmp_path / "bin"
-    shim.mkdir()
-    (shim / "apt-get").write_text("#!/bin/sh\nexit 0\n")
-    (shim / "apt-get").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "AUTOGRADER_"))}
-    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1")
-    env["PATH"] = os.pathsep.join(
-        [str(shim), *[p for p in env["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)]]
-    )
-    installed = subprocess.run(["bash", str(setup)], env=env, capture_output=True, text=True, timeout=900)
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    assert (root / "venv" / "bin" / "python").exists()
-    # run_autograder's own default Python: the venv setup.sh made (no AUTOGRADER_PYTHON).
-    run = subprocess.Popen(
-        ["bash", str(root / "run_autograder")],
-        cwd=root,
-        text=True,
-        env={**env, "AUTOGRADER_ROOT": str(root)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    results, _ = _results(root, run)
+def test_setup_sh_makes_the_python_that_grades(runs):
+    # The solution's run had no AUTOGRADER_PYTHON and this Python off its PATH: the venv graded it.
+    results, _ = runs["solution"]
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0, results["output"]
 
 

@@ -27,7 +27,7 @@ from . import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 # A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
-LIMITS = Limits(cell_timeout_s=12, notebook_timeout_s=40, memory_bytes=2 * 1024**3)
+LIMITS = Limits(cell_timeout_s=10, notebook_timeout_s=25, memory_bytes=2 * 1024**3)
 ESCAPES = """
 import os, socket
 from pathlib import Path
