@@ -519,8 +519,10 @@ def test_explorer_lesson_08_layers_and_heads(offline_page, student_lab):
     redrawn(mean)
     expect_shown("cross-attention", 0, 2)
     explorer.locator("select[data-control='kind']").select_option("encoder self-attention")
-    explorer.locator(".tc-matrix thead th.tc-key", has_text="because").wait_for()
+    # Cross-attention's keys are the source words too: only the rows (queries) tell the kinds apart.
+    explorer.locator(".tc-matrix tbody .tc-query", has_text="because").wait_for()
     first_layer = _matrix(explorer)
+    expect_shown("encoder self-attention", 0, 2)
     explorer.locator("select[data-control='layer']").select_option(label="layer 2")
     explorer.locator("select[data-control='layer'] option[value='1']:checked").wait_for(state="attached")
     redrawn(first_layer)
