@@ -4,6 +4,7 @@ Each broken or adversarial submission costs its own notebook's points, says why,
 and leaves every other notebook graded normally.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,9 +20,10 @@ import pytest
 
 from autograder.check import check
 from autograder.course import ROOT
-from autograder.grade import grade
+from autograder.grade import Job, State, _run_digest, grade
 from autograder.limits import Limits
 from autograder.template import cached_template
+from autograder.worker import LessonResult
 
 from . import probe
 
@@ -272,17 +274,26 @@ def test_an_interrupted_run_resumes_without_regrading(course, tmp_path):
     assert len(regraded) == 1, again.stdout
     rows = (out / "grades.csv").read_text().splitlines()
     assert rows[1:] == ["ann,01_probe,3,3", "bob,01_probe,3,3"]
-    # Changed solutions make another run: nothing of the old one is kept.
-    shutil.rmtree(course.parent / "changed", ignore_errors=True)
-    changed = course.parent / "changed" / "solutions"
+
+
+def test_changed_solutions_or_limits_make_another_run_that_keeps_nothing(course, tmp_path):
+    changed = tmp_path / "changed"
     shutil.copytree(course, changed)
     nb = probe.solution_notebook("01_probe")
     nb.cells[3].metadata.nbgrader["points"] = 5
     nbformat.write(nb, changed / "01_probe" / "01_probe.ipynb")
-    messages = []
-    grade(subs, out, jobs=2, solutions=changed, limits=LIMITS, log=messages.append)
-    assert not any(m.startswith("resuming") for m in messages)
-    assert (out / "grades.csv").read_text().splitlines()[1:] == ["ann,01_probe,6,6", "bob,01_probe,6,6"]
+    lessons = list(probe.LESSONS)
+    first = _run_digest(course, lessons, LIMITS)
+    assert first == _run_digest(course, lessons, LIMITS)
+    assert first != _run_digest(changed, lessons, LIMITS)
+    assert first != _run_digest(course, lessons, dataclasses.replace(LIMITS, cell_timeout_s=11))
+    out = tmp_path / "out"
+    job = Job("ann", "01_probe", tmp_path / "ann.ipynb", "digest of the file")
+    State(out, first, fresh=False).save(job, LessonResult("01_probe", "graded", 3.0, 3.0))
+    (out / "grades.csv").write_text("student_id,lesson,score,max_score\nann,01_probe,3,3\n")
+    assert State(out, first, fresh=False).load(job) is not None, "the same run resumes"
+    assert State(out, "another run", fresh=False).load(job) is None
+    assert not (out / "grades.csv").exists(), "another run's grades were kept"
 
 
 @pytest.mark.xdist_group("isolation")
@@ -321,7 +332,7 @@ def test_check_fails_a_solution_that_loses_points(course, tmp_path):
     shutil.copytree(course, broken)
     nbformat.write(probe.submission("01_probe", answer=41), broken / "01_probe" / "01_probe.ipynb")
     messages = []
-    ok, _ = check(solutions=broken, log=messages.append)
+    ok, _ = check(solutions=broken, lessons=["01_probe"], log=messages.append)
     assert not ok
     assert any(m.startswith("FAIL 01_probe") for m in messages), messages
 
