@@ -397,7 +397,8 @@ def train(config: Config, run: Run, model: nn.Module | None = None) -> Result:
             "batch_size."
         )
     bar = tqdm(
-        total=config.max_steps,
+        # Training to a target ends at an unknown step: no total, so no made-up time left.
+        total=None if config.target_exact_match > 0 else config.max_steps,
         initial=step,
         disable=not run.progress or rank != 0,
         dynamic_ncols=True,
