@@ -147,7 +147,7 @@ def _run_worker(
         )
     )
     log_file = workdir / "worker.log"
-    process = _FORKS.Process(target=run_job, args=(str(spec), str(log_file), env), daemon=False)
+    process = _FORKS.Process(target=run_job, args=(str(spec), str(log_file), env))
     process.start()
     process.join(limits.notebook_timeout_s)
     if process.is_alive():
