@@ -179,8 +179,6 @@ def _hangul_fonts() -> str:
         return ""
 
 
-# A group of its own (and so a lab of its own): the longest browser test, run beside the others.
-@pytest.mark.xdist_group("browser-lessons")
 def test_every_lesson_renders(page, student_lab):
     """Each lesson as a student first sees it, opened and run (Run All stops at the first
     exercise not yet written): markdown and LaTeX render, the pictures drawn before that
