@@ -114,3 +114,47 @@ def test_make_test_and_lab_install_the_system_packages():
     assert re.search(r"^lab: (.*\n\t)+bash scripts/system-deps.sh lab", makefile, re.MULTILINE)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "apt-get" not in ci, ".ci/run installs nothing itself: `make test` does (scripts/system-deps.sh)"
+
+
+def test_make_and_gradescope_install_with_the_same_uv():
+    from autograder import gradescope
+
+    pinned = re.search(r"^UV := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert pinned and pinned.group(1) == gradescope.UV
+
+
+def test_install_hands_pips_wheel_folders_to_uv(tmp_path):
+    """A fake venv whose pip and uv log their arguments: uv gets pip's find-links, and where uv
+    cannot be installed pip installs the course instead."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    _shim(
+        venv / "bin",
+        "python",
+        f'echo "python $*" >> {log}\n'
+        'case "$*" in *"config get global.find-links"*) echo /from/pip.conf;; '
+        '*"install --quiet uv=="*) exit "${UV_FAILS:-0}";; esac',
+    )
+    _shim(venv / "bin", "uv", f'echo "uv $*" >> {log}')
+    script = str(ROOT / "scripts" / "install.sh")
+    env = {"PATH": "/usr/bin:/bin", "PIP_FIND_LINKS": "/from/env"}
+    subprocess.run(["bash", script, "python3", str(venv), "uv==1.0"], env=env, check=True, cwd=tmp_path)
+    uv_calls = [c for c in log.read_text().splitlines() if c.startswith("uv ")]
+    assert uv_calls == [
+        f"uv pip install --quiet --python {venv}/bin/python "
+        "--find-links /from/env --find-links /from/pip.conf -e .[dev]"
+    ]
+
+    log.unlink()
+    failed = subprocess.run(
+        ["bash", script, "python3", str(venv), "uv==1.0"],
+        env={**env, "UV_FAILS": "1"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    calls = log.read_text().splitlines()
+    assert failed.returncode == 0 and "installing with pip" in failed.stderr
+    assert calls[-1].endswith("pip --disable-pip-version-check install --quiet -e .[dev]"), calls
+    assert not any(c.startswith("uv ") for c in calls)
