@@ -3,7 +3,8 @@
 #   scripts/install.sh PYTHON VENV UV_PIN
 # uv installs the wheels in parallel: seconds, where pip takes a minute and a half. uv reads no
 # pip configuration, so the wheel folders pip is told of (PIP_FIND_LINKS, pip.conf's find-links)
-# are handed to it: that is where a machine keeps a local torch build. Where uv cannot be had
+# are handed to it: that is where a machine keeps a local torch build. It compiles the bytecode, as
+# pip does: without it every kernel the tests start compiles torch afresh. Where uv cannot be had
 # (no wheel for this platform, no network to it), pip does the install as before.
 set -euo pipefail
 python="$1" venv="$2" uv_pin="$3"
@@ -20,4 +21,4 @@ find_links=()
 for location in ${PIP_FIND_LINKS:-} $("${pip[@]}" config get global.find-links 2>/dev/null || true); do
   find_links+=(--find-links "$location")
 done
-"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "${find_links[@]}" -e '.[dev]'
+"$venv/bin/uv" pip install --quiet --compile-bytecode --python "$venv/bin/python" "${find_links[@]}" -e '.[dev]'

@@ -142,7 +142,7 @@ def test_install_hands_pips_wheel_folders_to_uv(tmp_path):
     subprocess.run(["bash", script, "python3", str(venv), "uv==1.0"], env=env, check=True, cwd=tmp_path)
     uv_calls = [c for c in log.read_text().splitlines() if c.startswith("uv ")]
     assert uv_calls == [
-        f"uv pip install --quiet --python {venv}/bin/python "
+        f"uv pip install --quiet --compile-bytecode --python {venv}/bin/python "
         "--find-links /from/env --find-links /from/pip.conf -e .[dev]"
     ]
 
