@@ -1,12 +1,17 @@
 import os
 import shutil
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
 
+from autograder.course import ROOT
 from autograder.sandbox import sandbox_problem
 
 from .browser import CHROMIUM
+from .graded_class import build as build_class
 
 
 @cache
@@ -24,24 +29,32 @@ def _missing(system: str) -> str | None:
     raise ValueError(f"unknown system requirement {system!r}")
 
 
-def _lesson_groups_together(items) -> None:
-    """The tests of one lesson's kernel group (wrong-<lesson>: the untouched lesson, then its
-    wrong implementations) side by side, so that tests/test_wrong_implementations.py's one
-    open kernel serves them all instead of being started again for each test function."""
+# xdist hands out work in collection order, so the longest groups go first and short tests fill
+# the end (longest processing time first): no worker is left running a long group alone.
+LONGEST_FIRST = ("browser", "grading", "isolation", "gradescope", "validate")
 
-    def group(item) -> str:
+
+def _longest_first(items) -> None:
+    """The groups of LONGEST_FIRST, then each lesson's wrong-<lesson> group (the untouched lesson,
+    then its wrong implementations, side by side so that tests/test_wrong_implementations.py's one
+    open kernel serves them all), then the other slow tests, then the rest; else in their order."""
+
+    def rank(item) -> tuple[int, str]:
         mark = item.get_closest_marker("xdist_group")
-        return mark.args[0] if mark and mark.args[0].startswith("wrong-") else ""
+        group = mark.args[0] if mark else ""
+        if group in LONGEST_FIRST:
+            return LONGEST_FIRST.index(group), ""
+        if group.startswith("wrong-"):
+            return len(LONGEST_FIRST), group
+        return len(LONGEST_FIRST) + (1 if item.get_closest_marker("slow") else 2), ""
 
-    places = [i for i, item in enumerate(items) if group(item)]
-    for place, item in zip(places, sorted((items[i] for i in places), key=group), strict=True):
-        items[place] = item
+    items.sort(key=rank)
 
 
 def pytest_collection_modifyitems(config, items):
     """``@pytest.mark.requires("sandbox")``: skipped with the reason where the system package is
     missing, but never under CI=true, where the test runs and fails on what it lacks."""
-    _lesson_groups_together(items)
+    _longest_first(items)
     if os.environ.get("CI") == "true":
         return
     for item in items:
@@ -76,3 +89,23 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(report.nodeid.split("[", 1)[-1].rsplit("]", 1)[0])
         for line in dict(report.user_properties)["caught"]:
             terminalreporter.write_line(f"    {line}")
+
+
+# -- the class of tests/graded_class.py, graded once for test_grading.py and test_report.py:
+# session fixtures, and their tests in one xdist group ("grading"), so one worker grades it.
+
+
+@pytest.fixture(scope="session")
+def class_submissions(tmp_path_factory) -> Path:
+    return build_class(tmp_path_factory.mktemp("class") / "submissions")
+
+
+@pytest.fixture(scope="session")
+def graded_class(class_submissions, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("graded") / "out"
+    command = ["grade", str(class_submissions), "--out", str(out), "--jobs", "2", "--report"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", *command], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc

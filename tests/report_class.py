@@ -1,47 +1,15 @@
-"""A tiny class for the class report's tests: solutions, untouched lessons, and wrong
-implementations of tests/wrong/ whose diagnosis (the mistake's tag) is known."""
+"""Hand-made classes for the class report's tests: OUT folders as ``grade`` writes them, by
+grade's own writers, with the scores, statuses and diagnoses chosen by the test."""
 
 import json
 from pathlib import Path
 
-import nbformat
-
-from autograder.course import LESSONS, notebook_path
 from autograder.grade import Job, State
 from autograder.results import StudentGrades, gradescope_json, write_grades, write_integrity
 from autograder.worker import CellResult, LessonResult
 from transformer_course.mistakes import tagged
 
-from . import harness
-from .wrong import all_wrong
-
 QKV, SDPA = "01_qkv", "02_scaled_dot_product"
-# student -> (lesson, the wrong implementation's mistake as tests/wrong/ words it, its tag)
-WRONG = {
-    "by_dk": (SDPA, "divides by d_k instead of √d_k (the notes' wording)", "scale-by-dk"),
-    "columns": (SDPA, "over the first dimension (columns of a matrix)", "softmax-wrong-dim"),
-    "swapped_v": (QKV, "v computed with w_k", "qkv-outputs-swapped"),
-}
-NOTHING = "nothing"  # a student folder with no submission in it
-
-
-def _write(folder: Path, student: str, lesson: str, nb) -> None:
-    path = notebook_path(folder / student, lesson)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-
-
-def build(folder: Path) -> Path:
-    for lesson in (QKV, SDPA):
-        _write(folder, "solution", lesson, harness.load(lesson))
-    _write(folder, "untouched", SDPA, nbformat.read(notebook_path(LESSONS, SDPA), as_version=4))
-    known = {(w.lesson, w.mistake): w for w in all_wrong()}
-    for student, (lesson, mistake, _) in WRONG.items():
-        wrong = known[lesson, mistake]
-        nb = harness.replace_solution(harness.load(lesson), wrong.target, wrong.code)
-        _write(folder, student, lesson, nb)
-    (folder / NOTHING).mkdir()
-    return folder
 
 
 def cell(grade_id: str, score: float, most: float, output: str = "") -> CellResult:

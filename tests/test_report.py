@@ -1,9 +1,10 @@
 """The instructor's class report (`python -m autograder report OUT`).
 
-A small class is graded once (the solution, an untouched lesson, wrong implementations of
-tests/wrong/ whose mistake tag is known, a student who submitted nothing) and every number
-of the report is checked against what was graded. The statistics and the bad inputs use
-hand-made OUT folders, written by grade's own writers (tests/report_class.py).
+The class of tests/graded_class.py (graded once for this module and tests/test_grading.py:
+full marks, untouched lessons, tampered and broken files, wrong implementations of tests/wrong/
+whose mistake tag is known, a student who submitted nothing) and every number of its report is
+checked against what was graded. The statistics and the bad inputs use hand-made OUT folders,
+written by grade's own writers (tests/report_class.py).
 """
 
 import csv
@@ -15,14 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import ROOT
+from autograder.course import ROOT, lesson_ids
 from autograder.grade import StudentGrades
 from autograder.report import diagnoses, report
 from autograder.report_stats import Summary, correlation, histogram, item_analysis, summarize
 from transformer_course.mistakes import MISTAKES
 
+from . import graded_class as gc
 from . import harness
 from . import report_class as rc
+
+LESSON_IDS = lesson_ids()
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -188,32 +192,15 @@ def test_a_student_with_no_submissions_gets_a_row_that_says_so(tmp_path):
     assert rows[2:] == [["ann", "", "", "ann", "", "3", "1"], ["bob", "", "", "bob", "", "", ""]]
 
 
-# -- a class graded for real -----------------------------------------------------------------
+# -- a class graded for real: tests/graded_class.py's, graded once (tests/conftest.py) ----------
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    submissions = rc.build(tmp_path_factory.mktemp("class") / "submissions")
-    out = tmp_path_factory.mktemp("graded") / "out"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autograder",
-            "grade",
-            str(submissions),
-            "--out",
-            str(out),
-            "--jobs",
-            "2",
-            "--report",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out, proc
+def _submitted(submissions: Path) -> dict[str, set[str]]:
+    """lesson -> the students who handed in a file for it."""
+    found = {}
+    for path in submissions.glob("*/*/*.ipynb"):
+        found.setdefault(path.parent.name, set()).add(path.parent.parent.name)
+    return found
 
 
 def _grades(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
@@ -235,42 +222,46 @@ def _cells(out: Path) -> dict[tuple[str, str], dict[str, tuple[float, float]]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("report")
+@pytest.mark.requires("sandbox")
+@pytest.mark.xdist_group("grading")
 class TestAGradedClass:
-    def test_grade_prints_where_the_report_is(self, graded):
-        out, proc = graded
+    def test_grade_prints_where_the_report_is(self, graded_class):
+        out, proc = graded_class
         assert f"class report: {out / 'report' / 'index.html'}" in proc.stdout
         assert (out / "report" / "index.html").is_file()
 
-    def test_lesson_counts_and_statistics(self, graded):
-        out, _ = graded
+    def test_lesson_counts_and_statistics(self, graded_class, class_submissions):
+        out, _ = graded_class
         grades = _grades(out)
-        submitted = {
-            rc.QKV: {"solution", "swapped_v"},
-            rc.SDPA: {"solution", "untouched", "by_dk", "columns"},
-        }
+        submitted = _submitted(class_submissions)
         students = {s for s, _ in grades}
-        assert students == {"solution", "untouched", "nothing", *rc.WRONG}
+        assert students == {d.name for d in class_submissions.iterdir()}
         for row in _csv(out / "report" / "lessons.csv"):
             lesson = row["lesson"]
             scores = [grades[s, lesson][0] for s in sorted(submitted[lesson])]
+            not_graded = sum(lesson == lost for _, lost in gc.NOT_GRADED)
             assert (row["students"], row["submitted"], row["graded"], row["not_graded"]) == (
                 str(len(students)),
                 str(len(scores)),
-                str(len(scores)),
-                "0",
+                str(len(scores) - not_graded),
+                str(not_graded),
             )
             assert float(row["mean"]) == pytest.approx(statistics.fmean(scores), rel=1e-3)
             assert float(row["median"]) == pytest.approx(statistics.median(scores), rel=1e-3)
-            assert float(row["max_score"]) == grades["solution", lesson][1] == grades["solution", lesson][0]
+            assert float(row["max_score"]) == grades["no_tests", lesson][1] == grades["no_tests", lesson][0]
             bins = [r for r in _csv(out / "report" / "histogram.csv") if r["lesson"] == lesson]
             assert sum(int(r["students"]) for r in bins) == len(scores)
             for score in scores:
-                [hit] = [r for r in bins if float(r["low"]) <= score < float(r["high"])]
+                top = float(bins[-1]["high"])  # the last bin holds its upper edge too
+                [hit] = [
+                    r
+                    for r in bins
+                    if float(r["low"]) <= score < float(r["high"]) or score == top == float(r["high"])
+                ]
                 assert int(hit["students"]) >= 1
 
-    def test_item_analysis_matches_the_graded_cells(self, graded):
-        out, _ = graded
+    def test_item_analysis_matches_the_graded_cells(self, graded_class):
+        out, _ = graded_class
         cells = _cells(out)
         items = _csv(out / "report" / "items.csv")
         assert {(r["lesson"], r["cell"]) for r in items} == {
@@ -292,11 +283,11 @@ class TestAGradedClass:
         shares = [float(r["share"]) for r in items]
         assert shares == sorted(shares), "the hardest cells come first"
 
-    def test_each_wrong_implementation_is_diagnosed_by_its_tag(self, graded):
-        out, _ = graded
+    def test_each_wrong_implementation_is_diagnosed_by_its_tag(self, graded_class):
+        out, _ = graded_class
         rows = _csv(out / "report" / "mistakes.csv")
         assert {(r["lesson"], r["tag"], r["who"]) for r in rows} == {
-            (lesson, tag, student) for student, (lesson, _, tag) in rc.WRONG.items()
+            (lesson, tag, student) for student, (lesson, _, tag) in gc.WRONG.items()
         }
         for row in rows:
             assert any(m.split("{")[0] in row["message"] for m in MISTAKES[row["tag"]]), row
@@ -304,47 +295,53 @@ class TestAGradedClass:
                 assert line not in row["message"]
         across = {r["tag"]: r for r in _csv(out / "report" / "mistakes_class.csv")}
         assert {tag: (r["students"], r["who"]) for tag, r in across.items()} == {
-            tag: ("1", student) for student, (_, _, tag) in rc.WRONG.items()
+            tag: ("1", student) for student, (_, _, tag) in gc.WRONG.items()
         }
 
-    def test_the_feedback_keeps_the_tag_and_the_message_but_not_the_test(self, graded):
-        out, _ = graded
-        for student, (lesson, _, tag) in rc.WRONG.items():
+    def test_the_feedback_keeps_the_tag_and_the_message_but_not_the_test(self, graded_class):
+        out, _ = graded_class
+        for student, (lesson, _, tag) in gc.WRONG.items():
             html = (out / "feedback" / student / lesson / f"{lesson}.html").read_text()
             assert f"(mistake: {tag})" in html
             assert any(m.split("{")[0].replace("`", "") in html for m in MISTAKES[tag])
             for line in harness.hidden_test_lines(lesson):
                 assert line not in html
 
-    def test_nothing_flagged_and_the_empty_student_says_so(self, graded):
-        out, _ = graded
-        assert _csv(out / "report" / "flags.csv") == []
+    def test_flags_and_notes_say_what_went_wrong(self, graded_class):
+        out, _ = graded_class
+        flagged = {(r["student"], r["lesson"], r["kind"]) for r in _csv(out / "report" / "flags.csv")}
+        # No one in this class patches what the tests rely on (test_isolation's cheats do).
+        assert _csv(out / "integrity.csv") == []
+        assert flagged == {(s, lesson, status) for (s, lesson), status in gc.NOT_GRADED.items()}
         scores = {r["student"]: r for r in _csv(out / "report" / "scores.csv")}
         assert scores["nothing"]["note"] == "submitted nothing"
-        assert scores["swapped_v"]["note"] == f"not submitted: {rc.SDPA}"
+        others = " ".join(lesson for lesson in LESSON_IDS if lesson != gc.QKV)
+        assert scores["swapped_v"]["note"] == f"not submitted: {others}"
+        assert scores["broken"]["note"].endswith(f"{gc.QKV}: invalid; {gc.SDPA}: empty")
         grades = _grades(out)
         for student, row in scores.items():
-            assert float(row["total"]) == sum(grades[student, lesson][0] for lesson in (rc.QKV, rc.SDPA))
+            assert float(row["total"]) == sum(grades[student, lesson][0] for lesson in LESSON_IDS)
 
-    def test_canvas_import_layout(self, graded):
-        out, _ = graded
+    def test_canvas_import_layout(self, graded_class, class_submissions):
+        out, _ = graded_class
         grades = _grades(out)
         with (out / "report" / "canvas.csv").open(newline="") as f:
             header, possible, *rows = list(csv.reader(f))
-        assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", rc.QKV, rc.SDPA]
+        assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *LESSON_IDS]
         assert possible[:5] == ["Points Possible", "", "", "", ""]
-        most = [grades["solution", lesson][1] for lesson in (rc.QKV, rc.SDPA)]
+        most = [grades["no_tests", lesson][1] for lesson in LESSON_IDS]
         assert [float(p) for p in possible[5:]] == most
-        cells = _cells(out)
+        submitted = _submitted(class_submissions)
         for row in rows:
             student = row[0]
             assert row[3] == student
-            for lesson, value in zip((rc.QKV, rc.SDPA), row[5:], strict=True):
-                expected = grades[student, lesson][0] if (student, lesson) in cells else None
+            for lesson, value in zip(LESSON_IDS, row[5:], strict=True):
+                # a lesson not submitted is blank, so the import leaves that grade as it is
+                expected = grades[student, lesson][0] if student in submitted.get(lesson, ()) else None
                 assert _number(value) == expected, (student, lesson)
 
-    def test_report_again_gives_the_same_files(self, graded, tmp_path):
-        out, _ = graded
+    def test_report_again_gives_the_same_files(self, graded_class, tmp_path):
+        out, _ = graded_class
         before = {p.name: p.read_bytes() for p in (out / "report").glob("*.csv")}
         proc = subprocess.run(
             [sys.executable, "-m", "autograder", "report", str(out)], cwd=ROOT, capture_output=True, text=True
