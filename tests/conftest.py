@@ -29,8 +29,9 @@ def _missing(system: str) -> str | None:
     raise ValueError(f"unknown system requirement {system!r}")
 
 
-# xdist hands out work in collection order, so the longest groups go first and short tests fill
-# the end (longest processing time first): no worker is left running a long group alone.
+# xdist hands out work in collection order (pyproject's --no-loadscope-reorder: else it orders
+# groups by their number of tests), so the longest groups go first and short tests fill the end
+# (longest processing time first): no worker is left running a long group alone.
 LONGEST_FIRST = ("browser", "grading", "isolation", "gradescope", "validate")
 
 
