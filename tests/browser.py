@@ -231,6 +231,15 @@ def wait_for_notebook(page, n_cells: int) -> None:
     )
 
 
+def run_command(page, command: str, args: dict | None = None) -> None:
+    """JupyterLab's command ``command``, awaited. Its result is dropped in the page: the widget
+    docmanager:open returns would reach Python as megabytes that Playwright checks for seconds."""
+    page.evaluate(
+        "async ([command, args]) => { await window.jupyterapp.commands.execute(command, args); }",
+        [command, args or {}],
+    )
+
+
 def set_cell_source(page, index: int, source: str) -> None:
     """Replace a code cell's text the way a student would: click in it, select all, type."""
     editor = page.locator(CELLS).nth(index).locator(".cm-content")

@@ -204,9 +204,7 @@ def _render_lesson(page, lab, lesson: str) -> list[str]:
     clock = b.Clock()
     shutil.rmtree(lab.root / lesson)  # as released: another test may have answered it
     shutil.copytree(LESSONS / lesson, lab.root / lesson)
-    page.evaluate(
-        "path => window.jupyterapp.commands.execute('docmanager:open', {path})", f"{lesson}/{lesson}.ipynb"
-    )
+    b.run_command(page, "docmanager:open", {"path": f"{lesson}/{lesson}.ipynb"})
     b.wait_for_notebook(page, len(_lesson(lesson).cells))
     b.screenshot(page, f"lesson-{lesson}.png")
     clock.lap(f"{lesson}: open")
@@ -222,7 +220,7 @@ def _render_lesson(page, lab, lesson: str) -> list[str]:
     figure = page.locator(f"{b.PANEL} .jp-OutputArea-output:has(img)").first
     if figure.count():
         b.screenshot(page, f"lesson-{lesson}-figure.png", figure)
-    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
+    b.run_command(page, "application:close-all")
     b.shut_down_kernels(lab)
     clock.lap(f"{lesson}: checks")
     return problems
@@ -400,7 +398,7 @@ KERNEL_READY = """() => {
 def _open_and_run(page, lab, path: str, n_cells: int):
     page.goto(lab.url("lab?reset"))
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
-    page.evaluate("path => window.jupyterapp.commands.execute('docmanager:open', {path})", path)
+    b.run_command(page, "docmanager:open", {"path": path})
     b.wait_for_notebook(page, n_cells)
     # The execution indicator reads "idle" before the kernel has connected; a Run All sent
     # then is lost. Wait for the kernel itself, then run through JupyterLab's command.
