@@ -10,10 +10,11 @@ LESSONS = ROOT / "lessons"
 COURSE_ID = "transformer-course"
 PACKAGE = "transformer_course"  # the course's Python package, named here only
 LESSON_ID = re.compile(r"^\d\d_[a-z0-9_]+$")
-# Never copied into a release, a grading template or a Gradescope bundle: caches, the gradebook, and
-# each solution's review copy in jupytext's percent format (autograder/pairs.py).
+# Never copied into a release, a grading template or a Gradescope bundle: caches, the gradebook,
+# each solution's review copy in jupytext's percent format (autograder/pairs.py), and the training
+# runs lesson 08 saves beside itself (a model trained by the solution, once it has been run there).
 IGNORED = shutil.ignore_patterns(
-    ".ipynb_checkpoints", "__pycache__", "*.pyc", "gradebook.db", "[0-9][0-9]_*.py"
+    ".ipynb_checkpoints", "__pycache__", "*.pyc", "gradebook.db", "[0-9][0-9]_*.py", "runs"
 )
 
 

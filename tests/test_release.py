@@ -4,6 +4,7 @@ import ast
 import filecmp
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from nbgrader.utils import is_grade, is_locked, is_solution
 from autograder.course import LESSONS, ROOT, SOLUTIONS, lesson_ids, notebook_path
 from autograder.pairs import FORMAT, pair_path, pair_text
 from autograder.release import release
+from autograder.template import solutions_digest
 
 from . import harness
 
@@ -122,6 +124,21 @@ def _returns_none(statement) -> bool:
     func = statement.value.func
     name = getattr(func, "id", getattr(func, "attr", ""))
     return name == "passed" or name.startswith("expect_") or name == "print"
+
+
+def test_a_solution_run_in_place_releases_nothing_it_saved(tmp_path):
+    """Lesson 08 saves its trained model in runs/ beside the notebook: a solution run there must
+    neither reach the students nor change what a grading template is made of."""
+    lesson = "00_welcome"
+    shutil.copytree(SOLUTIONS / lesson, tmp_path / "solutions" / lesson)
+    before = solutions_digest(tmp_path / "solutions", [lesson])
+    saved = tmp_path / "solutions" / lesson / "runs" / "target"
+    saved.mkdir(parents=True)
+    (saved / "checkpoint.pt").write_bytes(b"a model the solution trained")
+    release(solutions=tmp_path / "solutions", dest=tmp_path / "lessons")
+    assert (tmp_path / "lessons" / lesson / f"{lesson}.ipynb").is_file()
+    assert not (tmp_path / "lessons" / lesson / "runs").exists(), "a solution's runs/ was released"
+    assert solutions_digest(tmp_path / "solutions", [lesson]) == before
 
 
 def test_no_gradebook_is_tracked():

@@ -57,7 +57,7 @@ def attention_heatmap(
         )
     if ax is None:
         _, ax = plt.subplots(figsize=(0.6 * len(keys) + 2, 0.5 * len(queries) + 1.5))
-    image = ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0)
+    image = ax.imshow(weights.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
     ax.set_xticks(range(len(keys)), keys, rotation=45, ha="right")
     ax.set_yticks(range(len(queries)), queries)
     ax.set_xlabel("key (attended to)")

@@ -409,7 +409,7 @@ panels = [
 ]
 for ax, (matrix, title, rows) in zip(axes, panels, strict=True):
     matrix = matrix.detach()
-    ax.imshow(matrix, cmap="coolwarm", vmin=-3, vmax=3)
+    ax.imshow(matrix.numpy(), cmap="coolwarm", vmin=-3, vmax=3)
     for (i, j), value in zip(
         torch.cartesian_prod(torch.arange(matrix.shape[0]), torch.arange(matrix.shape[1])).tolist(),
         matrix.flatten().tolist(),

@@ -463,7 +463,7 @@ panels = [
 ]
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.5))
 for ax, (title, mask) in zip(axes, panels, strict=True):
-    ax.imshow(mask.float(), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(mask.float().numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_xticks(range(T), labels, rotation=45, ha="right")
     ax.set_yticks(range(T), labels)
     ax.set_xlabel("key")
@@ -728,7 +728,7 @@ for ax, (title, attend) in zip(
     ],
     strict=True,
 ):
-    ax.imshow(leaks(attend, targets).float(), cmap="Reds", vmin=0, vmax=1)
+    ax.imshow(leaks(attend, targets).float().numpy(), cmap="Reds", vmin=0, vmax=1)
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), [f"{i}: {w}" for i, w in enumerate(names)])
     ax.set_xlabel("changed target j (바꾼 정답)")

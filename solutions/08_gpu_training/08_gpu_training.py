@@ -424,7 +424,7 @@ for ax, name, vocab in zip(
     axes, ("src", "tgt_input", "tgt_output"), (ENGLISH_VOCAB, KOREAN_VOCAB, KOREAN_VOCAB), strict=True
 ):
     ids = getattr(batch, name)
-    ax.imshow(ids != 0, cmap="Blues", vmin=0, vmax=2.5, aspect="auto")
+    ax.imshow((ids != 0).numpy(), cmap="Blues", vmin=0, vmax=2.5, aspect="auto")
     for (row, col), token in zip(
         torch.cartesian_prod(torch.arange(ids.size(0)), torch.arange(ids.size(1))).tolist(),
         ids.flatten().tolist(),
@@ -2027,7 +2027,7 @@ for ax, values, title in [
     (left, it["wins"], "resolved noun outweighs the other (chance 50%)"),
     (right, it["on_state"], 'weight of "it" on the state word'),
 ]:
-    image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
+    image = ax.imshow(values.numpy(), vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(values.size(1)), [f"head {h + 1}" for h in range(values.size(1))])
     ax.set_yticks(range(values.size(0)), [f"layer {i + 1}" for i in range(values.size(0))])
     for (i, h), v in zip(itertools.product(*map(range, values.shape)), values.flatten(), strict=True):
