@@ -1,4 +1,4 @@
-"""Deleted test cells put back where the release has them.
+"""Deleted test cells and read-only code cells put back where the release has them.
 
 nbgrader's ``OverwriteCells.add_missing_cells`` puts a deleted test cell right after
 the nbgrader cell before it in the source. The plain cells in between (a demo that
@@ -11,6 +11,10 @@ test cell goes after the release cell before it that is in place and the student
 own cells that follow that one, so it runs after the same code cells as in the
 release; a cell the student moved anchors nothing.
 
+A deleted read-only code cell (a lesson's ``setup`` imports, an example the tests use) is put
+back the same way: nbgrader restores only grade cells, and without its imports every test of
+a correct notebook fails.
+
 The grader (``RestoreMissingCells``, nbgrader's sanitize step) and ``validate``
 (``as_graded``) both place cells with ``restore_missing``, so the two agree.
 """
@@ -19,15 +23,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+from nbformat.v4 import new_code_cell
 from nbformat.v4.nbbase import random_cell_id
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import OverwriteCells
-from nbgrader.utils import is_grade, is_solution
+from nbgrader.utils import is_grade, is_locked, is_solution
 from traitlets import Bool
 
 
 def _grade_id(cell) -> str | None:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def restorable(cell) -> bool:
+    """A cell the grader puts back when it was deleted: a test cell, or a locked code cell."""
+    return bool(_grade_id(cell)) and (
+        is_grade(cell) or (is_locked(cell) and not is_solution(cell) and cell.cell_type == "code")
+    )
 
 
 def _keys(nb, release) -> list[str]:
@@ -70,7 +82,7 @@ def _common_subsequence(wanted: list[str], ours: list[str], weights: list[int]) 
 
 
 def restore_missing(nb, release, make_cell: Callable) -> list[str]:
-    """Insert into ``nb`` (in place) every grade cell of ``release`` it lacks, made by
+    """Insert into ``nb`` (in place) every ``restorable`` cell of ``release`` it lacks, made by
     ``make_cell(release_cell)``: each just before the first release cell after it that
     ``nb`` holds in place (after the student's own cells in between); return their
     grade_ids, in the release's order."""
@@ -88,7 +100,7 @@ def restore_missing(nb, release, make_cell: Callable) -> list[str]:
             # next cell in place.
             while anchor + 1 < len(nb.cells) and anchor + 1 not in placed:
                 anchor += 1
-        elif is_grade(cell) and _grade_id(cell) not in present:
+        elif restorable(cell) and _grade_id(cell) not in present:
             after.setdefault(anchor, []).append(make_cell(cell))
             restored.append(_grade_id(cell))
     used = {cell.get("id") for cell in nb.cells}
@@ -104,8 +116,8 @@ def restore_missing(nb, release, make_cell: Callable) -> list[str]:
 
 
 class RestoreMissingCells(OverwriteCells):
-    """nbgrader's ``OverwriteCells`` that puts deleted test cells back where the source
-    notebook has them (``restore_missing``), with nbgrader's note that it did."""
+    """nbgrader's ``OverwriteCells`` that puts deleted test cells and read-only code cells back
+    where the source notebook has them (``restore_missing``), with nbgrader's note that it did."""
 
     add_missing_cells = Bool(True).tag(config=True)
 
@@ -123,10 +135,29 @@ class RestoreMissingCells(OverwriteCells):
 
         def make_cell(released):
             name = _grade_id(released)
-            cell = self.missing_cell_transform(cells[name], points[name], is_solution=is_solution(released))
+            if is_grade(released):
+                cell = self.missing_cell_transform(
+                    cells[name], points[name], is_solution=is_solution(released)
+                )
+            else:  # nbgrader's transform makes a grade cell of everything
+                cell = self._read_only_cell(cells[name])
             cell.id = released.get("id")
             return cell
 
         for name in restore_missing(nb, layout, make_cell):
-            self.log.warning("Missing grade cell %s encountered, put back where the source has it", name)
+            self.log.warning("Missing cell %s encountered, put back where the source has it", name)
         return nb, resources
+
+    def _read_only_cell(self, source_cell):
+        """A deleted read-only code cell as the source has it, with nbgrader's note."""
+        note = self.missing_cell_notification.format(cell_id=source_cell.name)
+        nbgrader = {
+            "grade": False,
+            "solution": False,
+            "locked": True,
+            "grade_id": source_cell.name,
+            "checksum": source_cell.checksum,
+            "schema_version": 3,
+        }
+        metadata = {"deletable": False, "editable": False, "nbgrader": nbgrader}
+        return new_code_cell(f"# {note}{source_cell.source}", metadata=metadata)

@@ -15,7 +15,7 @@ reference is its last committed version (git); without one, changed cells are
 still found by the checksums the notebook carries, deleted ones cannot be.
 
 The run matches the grader: a changed test cell is run as released, a deleted
-test cell is put back where the release has it (``restore.py``, as when grading),
+test cell or setup cell is put back where the release has it (``restore.py``, as when grading),
 and what a test writes to stderr does not fail it (``StderrToStdout``). nbgrader's
 own ``Validator`` does the running (kernel, timeout, ``NBGRADER_VALIDATING``) and
 finds cells changed against their own checksums.
@@ -158,7 +158,7 @@ def locked_cell_changes(nb, released) -> tuple[list[str], list[str]]:
 
 def as_graded(nb, released) -> nbformat.NotebookNode:
     """A copy of ``nb`` as the grader will run it: changed locked cells as released,
-    deleted grade cells put back where the release has them (``restore_missing``)."""
+    deleted test and read-only code cells put back where the release has them (``restore_missing``)."""
     nb = copy.deepcopy(nb)
     original = {_grade_id(c): c for c in released.cells if _grade_id(c)}
     for index, cell in enumerate(nb.cells):

@@ -3,7 +3,8 @@
 tests/conftest.py): submissions of every kind, modelled on nbgrader's own
 tests/apps/test_nbgrader_autograde.py.
 
-- no_tests: every lesson's solution with all its test cells deleted (restored, full marks);
+- no_locked: every lesson's solution with all its test cells and read-only code cells (its
+  setup) deleted (restored, full marks);
 - untouched: lessons 01 and 02 as released (zero on every graded cell);
 - shuffled, tamper_ok, tamper_cheat: test cells moved, deleted, emptied or re-pointed;
 - broken: a lesson 01 that is not JSON and an empty lesson 02;
@@ -18,7 +19,7 @@ from nbgrader.utils import is_grade
 from autograder.course import LESSONS, lesson_ids, notebook_path
 
 from . import harness
-from .test_restore import SHUFFLED, shuffled, without_tests
+from .test_restore import SHUFFLED, shuffled, without_locked
 from .wrong import all_wrong
 
 QKV, SDPA = "01_qkv", "02_scaled_dot_product"
@@ -71,7 +72,7 @@ def _tamper(nb, warn_in: str | None = None):
 def build(folder):
     for lesson in lesson_ids():
         # Restored where the release has them, the deleted test cells must earn full marks.
-        _write(folder, "no_tests", lesson, without_tests(harness.load(lesson)))
+        _write(folder, "no_locked", lesson, without_locked(harness.load(lesson)))
     for lesson in (QKV, SDPA):
         _write(folder, "untouched", lesson, released(lesson))
     _write(folder, "shuffled", SHUFFLED, shuffled(harness.load(SHUFFLED)))

@@ -38,7 +38,7 @@ def _rows(out: Path) -> dict[tuple[str, str], tuple[float, float]]:
 @pytest.mark.xdist_group("grading")
 def test_grading_completes_and_prints_a_summary(graded_class):
     out, proc = graded_class
-    assert "student" in proc.stdout and "no_tests" in proc.stdout and "total" in proc.stdout
+    assert "student" in proc.stdout and "no_locked" in proc.stdout and "total" in proc.stdout
 
 
 @pytest.mark.xdist_group("grading")
@@ -61,8 +61,8 @@ def _lost(results: dict, lesson: str) -> dict[str, str]:
 @pytest.mark.xdist_group("grading")
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_a_solution_without_its_test_cells_earns_full_marks(graded_class, lesson):
-    assert not _lost(_results(graded_class[0], "no_tests"), lesson)
-    score, most = _rows(graded_class[0])["no_tests", lesson]
+    assert not _lost(_results(graded_class[0], "no_locked"), lesson)
+    score, most = _rows(graded_class[0])["no_locked", lesson]
     assert most > 0 and score == most, f"{lesson}: {score}/{most}"
 
 
@@ -87,7 +87,7 @@ def test_tampered_tests_are_restored(graded_class):
     # Deleted, emptied and re-pointed test cells are all restored from the gradebook:
     # the correct solution (which also writes a warning to stderr) keeps full marks...
     score, most = rows["tamper_ok", SPECIAL]
-    assert score == most == rows["no_tests", SPECIAL][1]
+    assert score == most == rows["no_locked", SPECIAL][1]
     # ...and the untouched lesson gains nothing from emptying its tests.
     assert rows["tamper_cheat", SPECIAL] == (0.0, most)
     names = {
@@ -108,7 +108,7 @@ def test_broken_and_missing_files_cost_only_their_own_points(graded_class):
     assert rows["broken", "00_welcome"][0] == 0  # not submitted
     outputs = " ".join(t["output"] for t in _results(graded_class[0], "broken")["tests"])
     assert "not a valid notebook" in outputs and "no file" in outputs
-    assert rows["mixed", SPECIAL] == rows["no_tests", SPECIAL]
+    assert rows["mixed", SPECIAL] == rows["no_locked", SPECIAL]
 
 
 @pytest.mark.xdist_group("grading")
@@ -122,7 +122,7 @@ def test_a_wrong_implementation_loses_points(graded_class):
 def test_feedback_never_shows_hidden_tests(graded_class):
     out = graded_class[0]
     pages = list((out / "feedback").rglob("*.html"))
-    assert {p.parent.parent.name for p in pages} >= {"no_tests", "untouched", "tamper_cheat"}
+    assert {p.parent.parent.name for p in pages} >= {"no_locked", "untouched", "tamper_cheat"}
     for page in pages:
         html = page.read_text()
         lesson = page.parent.name

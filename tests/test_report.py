@@ -248,7 +248,7 @@ class TestAGradedClass:
             )
             assert float(row["mean"]) == pytest.approx(statistics.fmean(scores), rel=1e-3)
             assert float(row["median"]) == pytest.approx(statistics.median(scores), rel=1e-3)
-            assert float(row["max_score"]) == grades["no_tests", lesson][1] == grades["no_tests", lesson][0]
+            assert float(row["max_score"]) == grades["no_locked", lesson][1] == grades["no_locked", lesson][0]
             bins = [r for r in _csv(out / "report" / "histogram.csv") if r["lesson"] == lesson]
             assert sum(int(r["students"]) for r in bins) == len(scores)
             for score in scores:
@@ -329,7 +329,7 @@ class TestAGradedClass:
             header, possible, *rows = list(csv.reader(f))
         assert header == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *LESSON_IDS]
         assert possible[:5] == ["Points Possible", "", "", "", ""]
-        most = [grades["no_tests", lesson][1] for lesson in LESSON_IDS]
+        most = [grades["no_locked", lesson][1] for lesson in LESSON_IDS]
         assert [float(p) for p in possible[5:]] == most
         submitted = _submitted(class_submissions)
         for row in rows:

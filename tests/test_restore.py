@@ -1,11 +1,12 @@
-"""Deleted test cells are put back where the release has them (autograder/restore.py).
+"""Deleted test cells and read-only code cells are put back where the release has them
+(autograder/restore.py).
 
-A correct notebook whose test cells were deleted (by the student, or by an editor
-that drops locked cells) keeps full marks: each test cell runs after the same code
+A correct notebook whose test cells or setup cell were deleted (by the student, or by an
+editor that drops locked cells) keeps full marks: each test cell runs after the same code
 cells as in the release, also when the prose was moved around, cells were added,
 and ids renumbered. Here without a kernel, on the cell order; graded, every lesson, by
-the grader itself, in the class of tests/test_grading.py (students ``no_tests`` and
-``shuffled``, made by ``without_tests`` and ``shuffled``).
+the grader itself, in the class of tests/test_grading.py (students ``no_locked`` and
+``shuffled``, made by ``without_locked`` and ``shuffled``).
 """
 
 import copy
@@ -16,12 +17,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 from nbformat.v4.nbbase import random_cell_id
+from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import OverwriteCells
-from nbgrader.utils import is_grade, is_solution
+from nbgrader.utils import is_grade, is_locked, is_solution
 
 from autograder.course import lesson_ids
 from autograder.nbconfig import course_config
-from autograder.restore import RestoreMissingCells, restore_missing
+from autograder.restore import RestoreMissingCells, restorable, restore_missing
 from autograder.template import build_template
 
 from . import harness
@@ -31,10 +33,10 @@ SHUFFLED = "02_scaled_dot_product"  # a test cell there checks what the demo cel
 OWN = "# a cell of the student's own"
 
 
-def without_tests(nb):
-    """``nb`` with every test cell deleted."""
+def without_locked(nb):
+    """``nb`` with every test cell and every read-only code cell (its setup) deleted."""
     nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if not is_grade(c)]
+    nb.cells = [c for c in nb.cells if not restorable(c)]
     return nb
 
 
@@ -70,9 +72,10 @@ def _code(nb) -> list[str]:
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_every_deleted_test_cell_goes_back_where_the_release_has_it(lesson):
     release = harness.load(lesson)
-    nb = without_tests(release)
+    nb = without_locked(release)
     restored = restore_missing(nb, release, copy.deepcopy)
-    assert restored == [harness.grade_id(c) for c in release.cells if is_grade(c)]
+    assert restored == [harness.grade_id(c) for c in release.cells if restorable(c)]
+    assert "setup" in restored, "the lesson's read-only setup cell was not put back"
     assert [(c.id, c.source) for c in nb.cells] == [(c.id, c.source) for c in release.cells]
 
 
@@ -90,7 +93,7 @@ def test_moved_prose_own_cells_and_new_ids_move_no_test_cell():
 
 def test_a_moved_code_cell_anchors_nothing():
     release = harness.load(SHUFFLED)
-    nb = without_tests(release)
+    nb = without_locked(release)
     last = next(c for c in reversed(nb.cells) if c.cell_type == "code" and not harness.grade_id(c))
     nb.cells.remove(last)
     nb.cells.insert(0, last)  # the experiment's plot, now at the top
@@ -102,7 +105,7 @@ def test_a_moved_code_cell_anchors_nothing():
 
 def test_a_restored_cell_never_takes_an_id_in_use():
     release = harness.load(SHUFFLED)
-    nb = without_tests(release)
+    nb = without_locked(release)
     first = next(c for c in release.cells if is_grade(c))
     nb.cells[-1].id = first.id  # the student's own cell happens to carry it
     restore_missing(nb, release, copy.deepcopy)
@@ -128,10 +131,14 @@ def test_the_grader_step_puts_them_in_the_release_order_or_falls_back_to_nbgrade
         }
     }
     release = harness.load(SHUFFLED)
-    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_tests(release), resources)
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_locked(release), resources)
     assert [c.id for c in nb.cells] == [c.id for c in release.cells]
     restored = next(c for c in nb.cells if is_grade(c))
     assert "was missing from the submission" in restored.source, "the student is not told"
+    setup = next(c for c in nb.cells if harness.grade_id(c) == "setup")
+    assert not is_grade(setup) and is_locked(setup) and not is_solution(setup), "setup is back, read-only"
+    assert "points" not in setup.metadata.nbgrader
+    MetadataValidator().validate_nb(nb)
     shutil.rmtree(root / "source")  # nbgrader's own placement: after the nbgrader cell before
-    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_tests(release), resources)
+    nb, _ = RestoreMissingCells(config=course_config(root)).preprocess(without_locked(release), resources)
     assert len([c for c in nb.cells if is_grade(c)]) == len([c for c in release.cells if is_grade(c)])
