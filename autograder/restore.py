@@ -158,6 +158,7 @@ class RestoreMissingCells(OverwriteCells):
             "grade_id": source_cell.name,
             "checksum": source_cell.checksum,
             "schema_version": 3,
+            "task": False,
         }
         metadata = {"deletable": False, "editable": False, "nbgrader": nbgrader}
         return new_code_cell(f"# {note}{source_cell.source}", metadata=metadata)
