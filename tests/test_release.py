@@ -165,3 +165,15 @@ def test_each_solution_has_its_percent_pair(lesson):
 
 def test_no_pair_reaches_the_release(fresh_release):
     assert not list(fresh_release.rglob("*.py")), "a solution's .py pair was released"
+
+
+def test_lesson_09_reads_the_model_lesson_08_saves():
+    """Lesson 09 compares beams on the model lesson 08's training cell saved: same folder."""
+
+    def assigned(lesson: str, name: str) -> Path:
+        source = pair_path(SOLUTIONS, lesson).read_text()
+        line = next(line for line in source.splitlines() if line.startswith(f"{name} = "))
+        return eval(line.split(" = ", 1)[1], {"Path": Path})  # a Path expression, nothing else
+
+    saved = Path("..") / "08_gpu_training" / assigned("08_gpu_training", "TARGET_RUN") / "checkpoint.pt"
+    assert assigned("09_inference", "checkpoint") == saved

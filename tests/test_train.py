@@ -12,7 +12,7 @@ from transformer_course.data import ENGLISH_VOCAB, KOREAN_VOCAB, generate_pairs
 from transformer_course.fast import FusedMultiHeadAttention, use_fused_attention
 from transformer_course.model import Transformer
 from transformer_course.multi_head import MultiHeadAttention
-from transformer_course.train import main, parse_args, train
+from transformer_course.train import load_model, main, parse_args, train
 from transformer_course.training import make_batch
 
 # A model and data small enough that a few steps take well under a second.
@@ -67,7 +67,12 @@ def test_writes_metrics_plot_and_checkpoint(tmp_path):
     assert metrics["tokens_per_second"] > 0
     assert metrics["test"]["n"] == 6
     assert (tmp_path / "loss.png").stat().st_size > 0
-    assert _params(tmp_path / "checkpoint.pt")
+    # What lesson 09 and `bench --decode` load: the run's model, as it was saved.
+    model, saved = load_model(tmp_path / "checkpoint.pt"), _params(tmp_path / "checkpoint.pt")
+    assert not model.training and type(model.decoder.layers[0].self_attn) is MultiHeadAttention
+    assert model.state_dict().keys() == saved.keys()
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, saved[name])
 
 
 def _scripted_exact_match(monkeypatch, scores):

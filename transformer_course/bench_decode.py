@@ -36,7 +36,8 @@ from torch import nn
 from transformer_course.data import ENGLISH_VOCAB, KOREAN_VOCAB, Pair, batches, generate_pairs, make_splits
 from transformer_course.decoding import beam_search, cached_greedy_decode
 from transformer_course.fast import use_fused_attention
-from transformer_course.model import Transformer
+from transformer_course.model import ModelConfig, build_transformer
+from transformer_course.train import load_model
 from transformer_course.training import greedy_decode, make_batch, noam_lr, train_step
 
 
@@ -56,6 +57,18 @@ class DecodeBenchConfig:
     eval_size: int = 300
     train_seconds: float = 120.0
     pool_size: int = 30_000
+
+    def model_config(self) -> ModelConfig:
+        """The benchmark's model: these sizes, the course's vocabularies, no dropout."""
+        return ModelConfig(
+            len(ENGLISH_VOCAB),
+            len(KOREAN_VOCAB),
+            self.d_model,
+            self.num_heads,
+            self.num_layers,
+            self.d_ff,
+            0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -170,15 +183,11 @@ def kernel_rows(model: nn.Module, c: DecodeBenchConfig, device: torch.device) ->
     return rows
 
 
-def _sizes(c: DecodeBenchConfig) -> dict:
-    return dict(d_model=c.d_model, num_heads=c.num_heads, num_layers=c.num_layers, d_ff=c.d_ff, dropout=0.0)
-
-
 def train_quickly(c: DecodeBenchConfig, train_pairs: Sequence[Pair], device: torch.device) -> nn.Module:
     """A model trained for ``c.train_seconds`` as transformer_course.train trains the `tiny`
     config (fused attention, Noam schedule, label smoothing 0.1), for the beam rows."""
     torch.manual_seed(0)
-    model = use_fused_attention(Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), **_sizes(c)).to(device))
+    model = use_fused_attention(build_transformer(c.model_config()).to(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.7 * noam_lr(s + 1, c.d_model, 200))
     amp = torch.bfloat16 if has_bf16(device) else None
@@ -193,15 +202,6 @@ def train_quickly(c: DecodeBenchConfig, train_pairs: Sequence[Pair], device: tor
         epoch += 1
     print(f"trained {steps} steps in {time.perf_counter() - started:.0f} s")
     return use_fused_attention(model, False).eval()
-
-
-def load_model(path: Path, device: torch.device) -> nn.Module:
-    """The model of a transformer_course.train checkpoint."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    sizes = {key: state["config"][key] for key in ("d_model", "num_heads", "num_layers", "d_ff")}
-    model = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), **sizes).to(device)
-    model.load_state_dict(state["model"])
-    return model.eval()
 
 
 def beam_rows(

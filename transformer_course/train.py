@@ -284,6 +284,17 @@ def plot_loss(
     plt.close(fig)
 
 
+def load_model(checkpoint: Path, device: torch.device | str = "cpu") -> nn.Module:
+    """The model a run saved in ``checkpoint`` (its ``OUT/checkpoint.pt``), in eval mode,
+    with from-scratch attention (``use_fused_attention`` switches it)."""
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    known = {f.name for f in dataclasses.fields(Config)}
+    config = Config(**{name: value for name, value in state["config"].items() if name in known})
+    model = build_transformer(config.model_config(len(ENGLISH_VOCAB), len(KOREAN_VOCAB)))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
 def _rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():

@@ -1241,9 +1241,9 @@ passed("where greedy is wrong, 4 beams find translations more probable by e^0.5 
 # On a random model, beams find sequences of higher probability than greedy decoding: the
 # search works. Whether that translates better depends on the model: a well-trained one is
 # so sure of each token that greedy is usually already right. The cell below compares
-# both: the mean $\log P$ of 32 random-model translations, and, if you have trained lesson
-# 08's full run (`../08_gpu_training/runs/full/checkpoint.pt`), exact match on 300 test
-# sentences (skipped while grading).
+# both: the mean $\log P$ of 32 random-model translations, and, once you have run lesson 08's
+# training cell (it saves its model in `../08_gpu_training/runs/target/checkpoint.pt`), exact
+# match on 300 test sentences (skipped while grading).
 
 # %%
 torch.manual_seed(0)
@@ -1253,19 +1253,18 @@ for K in (1, 2, 4, 8):
     _, log_p = beam_search(timed, src, K, 16, 1, 2)
     print(f"random model, {K} beam(s): mean log P {log_p.mean():7.2f}, {time.perf_counter() - start:.2f} s")
 
-checkpoint = Path("..") / "08_gpu_training" / "runs" / "full" / "checkpoint.pt"
+checkpoint = Path("..") / "08_gpu_training" / "runs" / "target" / "checkpoint.pt"
 if os.environ.get("NBGRADER_EXECUTION"):
     print("Being graded: the trained model's comparison is skipped.")
 elif not checkpoint.exists():
     print(
-        f"No {checkpoint}: train lesson 08's full run to compare beams on a trained model, or run "
-        "`python -m transformer_course.bench --decode` (it trains one)."
+        f"No {checkpoint}: run lesson 08's training cell to compare beams on a trained model, or "
+        "run `python -m transformer_course.bench --decode` (it trains one)."
     )
 else:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)  # your own run's file
-    sizes = {key: state["config"][key] for key in ("d_model", "num_heads", "num_layers", "d_ff")}
-    trained = Transformer(len(ENGLISH_VOCAB), len(KOREAN_VOCAB), **sizes).eval()
-    trained.load_state_dict(state["model"])
+    from transformer_course.train import load_model
+
+    trained = load_model(checkpoint)  # your own run's file: the model you trained in lesson 08
     test = make_splits(generate_pairs(20_000, seed=0)).test[:300]
     batch = make_batch(test, ENGLISH_VOCAB, KOREAN_VOCAB, "cpu")
     for K in (1, 2, 4):
