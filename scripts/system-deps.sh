@@ -10,7 +10,8 @@ set -uo pipefail
 have_font() { fc-list 2>/dev/null | grep -qi 'nanum\|noto sans cjk\|noto sans kr\|undotum'; }
 have() {
   case "$1" in
-    fonts-nanum) have_font || dpkg -s fonts-nanum >/dev/null 2>&1 ;;
+    # Installed, not merely known: a removed package keeps its status entry ("config-files").
+    fonts-nanum) have_font || dpkg-query -W -f='${Status}' fonts-nanum 2>/dev/null | grep -q 'ok installed' ;;
     bubblewrap) command -v bwrap >/dev/null ;;
     chromium) test -x /usr/bin/chromium ;;
   esac

@@ -51,12 +51,12 @@ def test_gradebook_is_never_committed():
 
 def _without_system_packages(tmp_path: Path) -> dict[str, str]:
     """A PATH with the few tools scripts/system-deps.sh uses, but no apt-get, sudo or bwrap,
-    a dpkg that knows no package and an fc-list that finds no font."""
+    a dpkg-query that knows no package and an fc-list that finds no font."""
     shims = tmp_path / "bin"
     shims.mkdir()
     for tool in ("bash", "grep", "id", "cat"):
         (shims / tool).symlink_to(shutil.which(tool))
-    for tool in ("dpkg", "fc-list"):
+    for tool in ("dpkg-query", "fc-list"):
         (shims / tool).write_text("#!/bin/sh\nexit 1\n")
         (shims / tool).chmod(0o755)
     return {"PATH": str(shims), "HOME": str(tmp_path)}
@@ -81,6 +81,25 @@ def test_system_deps_say_what_to_install_where_they_cannot(tmp_path, ci):
 def _shim(folder: Path, name: str, body: str) -> None:
     (folder / name).write_text(f"#!/bin/sh\n{body}\n")
     (folder / name).chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("status", "missing"), [("deinstall ok config-files", True), ("install ok installed", False)]
+)
+def test_a_removed_font_package_counts_as_missing(tmp_path, status, missing):
+    """`apt-get remove` leaves the package's status entry behind: only an installed one counts."""
+    env = _without_system_packages(tmp_path)
+    shims = tmp_path / "bin"
+    (shims / "dpkg-query").unlink()
+    _shim(shims, "dpkg-query", f'[ "$3" = fonts-nanum ] && printf "{status}" || exit 1')
+    _shim(shims, "dpkg", "exit 0")  # `dpkg -s` succeeds for a removed package too
+    run = subprocess.run(
+        [shutil.which("bash"), str(ROOT / "scripts" / "system-deps.sh"), "lab"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ("fonts-nanum" in run.stderr) == missing, run.stderr
 
 
 @pytest.mark.parametrize("uid", ["0", "1000"])
