@@ -144,12 +144,12 @@ MISTAKES: dict[str, tuple[str, ...]] = {
     ),
     "scale-by-sqrt-d-model": (
         "the scores are divided by √d_model: each head's queries and keys have d_k = d_model / h "
-        "features, so divide by √d_k (scaled_dot_product_attention on the split heads does)",
+        "features, so divide by √d_k (attention_scores on the split heads does)",
     ),
     "output-projection-missing": ("W^O is missing: apply self.w_o to the concatenated heads",),
     "key-value-swapped": ("key and value are swapped: project `key` with w_k and `value` with w_v",),
     "mask-ignored": (
-        "the mask is ignored: pass `mask` on to scaled_dot_product_attention",
+        "the mask is ignored: fill the scores with -inf where mask is False, before the softmax",
         "your weights ignore src_mask: set masked scores to -inf before the softmax.",
         "your output ignores src_mask: pass it to self_attn.",
         "your layer ignores src_mask: pass it to self_attn.",

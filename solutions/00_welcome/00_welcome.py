@@ -35,8 +35,8 @@
 # ## 1. Check your set-up
 #
 # Run the next cell (Shift+Enter). Every line should start with ✓; a line with ✗
-# says what to install. A missing GPU is fine: every lesson runs on the CPU, and
-# only the last one trains faster on a GPU.
+# says what to install. A missing GPU is fine: every lesson runs on the CPU; only
+# lesson 08, which trains the model, runs faster on a GPU.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false, "task": false}
 import platform
@@ -126,7 +126,7 @@ print(f"✓ Hangul font: {hangul_font}" if hangul_font else f"✗ no Hangul font
 # | convention | meaning |
 # |---|---|
 # | batch-first | the batch comes first: token ids are `(B, T)`, their vectors `(B, T, d_model)` |
-# | any leading batch dims | a function written for `(T, d_model)` also takes `(B, T, d_model)`, `(B, h, T, d_k)`, ...; index from the end (`x[..., i]`, `x.transpose(-2, -1)`) rather than from the front |
+# | any leading batch dims | a function written for `(T, d_model)` also takes `(B, T, d_model)`, `(B, h, T, d_k)`, ...; index from the end (`x[..., i]`, `x.transpose(-2, -1)`) rather than from the front, unless a docstring's Shape says otherwise |
 # | boolean mask | **True where attention is allowed**, False where it is blocked — the rule of `torch.nn.functional.scaled_dot_product_attention`; a mask broadcasts against scores of shape `(..., T_q, T_k)` |
 # | dtype | float32 by default; everything also works in float64, which the hidden tests use for tight tolerances, so never create tensors with a fixed dtype |
 # | device | results stay on the device of the inputs (CPU, CUDA or MPS) |
@@ -167,7 +167,7 @@ print(
 # | 01 qkv | 2. 어텐션의 쿼리, 키, 밸류의 행렬은 어떻게 계산하는가? — how are the query, key and value matrices computed? | token embeddings; Q, K, V one token at a time, then all at once as matrices; a `QKVProjection` module |
 # | 02 scaled_dot_product | 2. (continued) what is the attention score, and why divide by $\sqrt{d_k}$? | scores, a numerically stable softmax, scaled dot-product attention with a mask; a measurement of why the square root |
 # | 03 multi_head | 2-1. 멀티헤드 어텐션의 최종 값은 어떻게 계산하는가? — how is multi-head attention's final value computed? | splitting and joining heads; `MultiHeadAttention` with $W^O$ |
-# | 04 masking | 3. 각각 어텐션은 무엇을 학습하는 것인가? — what does the decoder's self-attention hide, and how? | padding and look-ahead masks, teacher forcing's shift; a proof that no future token leaks |
+# | 04 masking | 3. 각각 어텐션은 무엇을 학습하는 것인가? — what does each attention learn? (here: what the decoder's self-attention hides, and how) | padding and look-ahead masks, teacher forcing's shift; a proof that no future token leaks |
 # | 05 cross_attention | 3. (continued) what does encoder–decoder attention relate? | attention with queries from the decoder and keys and values from the encoder; an alignment read from its weights |
 # | 06 feed_forward | 5. Feed Forward는 왜 사용하는 것인가? — why a feed-forward network? | the position-wise FFN; a measurement of what its nonlinearity adds |
 # | 07 stacking | 4. / 4-1. 인코더, 디코더의 입력값, 출력값 / n개의 인코더, 디코더의 연산 — how do N encoders and N decoders compute? | positional encoding, encoder and decoder layers, the stacks, the full `Transformer` |
@@ -422,8 +422,9 @@ plt.show()
 # - Exercise cells are yours between the markers; visible tests check the basics,
 #   hidden tests decide the grade, feedback shows messages only; Validate before
 #   you submit.
-# - Conventions: batch-first, any leading batch dims, boolean masks True where
-#   attention is allowed, float32 by default and float64 too, the inputs' device kept.
+# - Conventions: batch-first, any leading batch dims (unless a Shape says otherwise),
+#   boolean masks True where attention is allowed, float32 by default and float64 too,
+#   the inputs' device kept.
 # - `arrange` reorders and selects tokens along the token axis, the last one,
 #   whatever the number of leading batch dims.
 #

@@ -477,9 +477,7 @@ def _mistakes(W, h, query, key, value, mask=None):
         "heads built from interleaved features: head i owns features i·d_k … (i+1)·d_k − 1, "
         "so split d_model as (h, d_k)": {"split": "interleaved", "merge": "interleaved"},
         "the scores are divided by √d_model: each head's queries and keys have d_k = d_model / h "
-        "features, so divide by √d_k (scaled_dot_product_attention on the split heads does)": {
-            "scale": "d_model"
-        },
+        "features, so divide by √d_k (attention_scores on the split heads does)": {"scale": "d_model"},
         "W^O is missing: apply self.w_o to the concatenated heads": {"w_o": False},
         "key and value are swapped: project `key` with w_k and `value` with w_v": {"swap_kv": True},
         "softmax over the query axis: each query's weights over the keys must sum to one "
@@ -494,7 +492,9 @@ def _mistakes(W, h, query, key, value, mask=None):
             "they have the query's shape"
         ] = {"from_query": ("key", "value")}
     if mask is not None:
-        cases["the mask is ignored: pass `mask` on to scaled_dot_product_attention"] = {"masked": "ignored"}
+        cases["the mask is ignored: fill the scores with -inf where mask is False, before the softmax"] = {
+            "masked": "ignored"
+        }
         cases[
             "the mask is inverted: in this course True means attention is allowed "
             "(nn.MultiheadAttention's masks use the opposite rule)"
@@ -947,11 +947,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Explore it yourself.** The same four hand-set heads, in *your* `MultiHeadAttention`, on any
-# sentence: type one (words separated by spaces), or pick one of the toy task's by phenomenon.
-# Pick a head, or the mean of the four, and hover a token to highlight its row. Head 3 has "it"
-# look at every noun: a rule written by hand cannot tell which one "it" means; lesson 08's trained
-# model has to.
+# **Explore it yourself.** Four hand-set heads of the same kinds, in *your* `MultiHeadAttention`,
+# on any sentence: type one (words separated by spaces), or pick one of the toy task's by
+# phenomenon. Pick a head, or the mean of the four, and hover a token to highlight its row. Here
+# head 3 has "it" look at every noun, not only "cat" as above: a rule written by hand cannot tell
+# which one "it" means; lesson 08's trained model has to.
 
 # %%
 from transformer_course.explorer import multi_head_explorer

@@ -1989,7 +1989,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# One sentence is an anecdote. Over 300 test sentences: for every Korean content word whose
+# One sentence is an anecdote. Over the test sentences (up to 300): for every Korean content word whose
 # English word occurs once in the sentence (nouns, adjectives, the verb), does lesson 05's
 # `alignment` (the source position with the largest weight) land on that English word? Per
 # decoder layer, heads averaged, against chance (a uniform pick among the $S$ source tokens),
