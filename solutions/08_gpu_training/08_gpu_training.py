@@ -1989,8 +1989,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# One sentence is an anecdote. Over the test sentences (up to 300): for every Korean content word whose
-# English word occurs once in the sentence (nouns, adjectives, the verb), does lesson 05's
+# One sentence is an anecdote. Over the test sentences (up to 300): for every Korean content
+# word whose English word occurs once in the sentence (nouns, adjectives, the verb), does lesson 05's
 # `alignment` (the source position with the largest weight) land on that English word? Per
 # decoder layer, heads averaged, against chance (a uniform pick among the $S$ source tokens),
 # and for the sentence-final verb alone.
