@@ -14,11 +14,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from queue import Empty
 
 import matplotlib
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError
+from nbclient.util import ensure_async
 from nbgrader.preprocessors import Execute
-from traitlets import Unicode, default
+from traitlets import Integer, Unicode, default
 
 from .course import PACKAGE
 from .limits import Limits
@@ -151,9 +154,28 @@ class GradingKernelManager(AsyncKernelManager):
 
 
 class GradingExecute(Execute):
-    """nbgrader's Execute, in the grading kernel (nbgrader hard-codes its kernel manager)."""
+    """nbgrader's Execute, in the grading kernel (nbgrader hard-codes its kernel manager), and
+    a cell past its time that ignores the interrupt ends the run at once."""
+
+    interrupt_grace = Integer(10, help="seconds a cell past its time has to stop once interrupted").tag(
+        config=True
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = GradingKernelManager
         kwargs["kernel_name"] = KERNEL_NAME
         super().__init__(*args, **kwargs)
+
+    async def _async_handle_timeout(self, timeout: int, cell=None) -> dict | None:
+        # nbgrader interrupts the cell and goes on; but a cell that swallows the interrupt
+        # (catching KeyboardInterrupt, or ignoring SIGINT) keeps the kernel busy, and every
+        # later cell would wait out its own timeout behind it, up to the notebook's limit.
+        self.log.error("Timeout waiting for execute reply (%is): interrupting the kernel", timeout)
+        await ensure_async(self.km.interrupt_kernel())
+        try:
+            await ensure_async(self.kc.shell_channel.get_msg(timeout=self.interrupt_grace))
+        except Empty:
+            raise CellTimeoutError.error_from_timeout_and_cell(
+                f"Cell did not stop within {self.interrupt_grace} s of an interrupt", timeout, cell
+            ) from None
+        return {"content": {**self.error_on_timeout, "status": "error"}} if self.error_on_timeout else None

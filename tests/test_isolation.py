@@ -28,10 +28,10 @@ from autograder.worker import LessonResult
 from . import probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
-# A probe notebook takes seconds; the stubborn one holds a worker for the whole notebook limit.
-# The endless loop's notebook needs the cell limit plus a probe's run: 19 s on a fast machine,
-# over 25 s on a slow, loaded one (a CI run failed so), hence the margin.
-LIMITS = Limits(cell_timeout_s=10, notebook_timeout_s=45, memory_bytes=2 * 1024**3)
+# A probe notebook takes seconds. The endless loop's needs the cell limit plus a probe's run:
+# 19 s on a fast machine, over 25 s on a slow, loaded one (a CI run failed so), hence the margin;
+# no notebook here reaches it but the one test_a_notebook_past_its_limit_is_stopped makes.
+LIMITS = Limits(cell_timeout_s=10, interrupt_grace_s=5, notebook_timeout_s=45, memory_bytes=2 * 1024**3)
 ESCAPES = """
 import os, socket
 from pathlib import Path
@@ -159,7 +159,7 @@ def test_good_submissions_earn_full_marks_beside_broken_ones(graded):
     "student, status, words",
     [
         ("exits", "kernel died", "kernel died"),
-        ("stubborn", "timeout", "ran longer than"),
+        ("stubborn", "timeout", "did not stop when interrupted"),
         ("mixedup", "wrong lesson", "lesson 02_probe"),
         ("empty", "empty", "empty file"),
         ("garbage", "invalid", "not a valid notebook"),
@@ -172,6 +172,20 @@ def test_a_notebook_that_cannot_be_graded_scores_zero_and_says_why(graded, stude
     [test] = [t for t in _result(out, student)["tests"] if t["name"] == "01_probe"]
     assert words in test["output"]
     assert any(f"{student} 01_probe: {status}" in m for m in messages), "the run must say what happened"
+
+
+@pytest.mark.xdist_group("isolation")
+def test_a_notebook_past_its_limit_is_stopped(course, tmp_path):
+    """Each cell within its limit, the notebook past its own: the worker and its kernel are
+    killed, and the notebook scores zero, saying why."""
+    _submit(tmp_path / "subs", "slow", "01_probe", probe.submission("01_probe", "import time\ntime.sleep(8)"))
+    messages = []
+    limits = dataclasses.replace(LIMITS, notebook_timeout_s=3)
+    grade(tmp_path / "subs", tmp_path / "out", solutions=course, limits=limits, log=messages.append)
+    assert _score(tmp_path / "out", "slow", "01_probe") == (0.0, 3.0)
+    [test] = [t for t in _result(tmp_path / "out", "slow")["tests"] if t["name"] == "01_probe"]
+    assert "your notebook ran longer than 3 s" in test["output"]
+    assert any("slow 01_probe: timeout" in m for m in messages)
 
 
 @pytest.mark.xdist_group("isolation")
