@@ -51,8 +51,9 @@ def course_config(root: Path | None = None, limits: Limits | None = None) -> Con
         RestoreMissingCells,
         CheckCellMetadata,
     ]
-    c.Execute.timeout = (limits or Limits()).cell_timeout_s
-    c.GradingExecute.interrupt_grace = (limits or Limits()).interrupt_grace_s
+    kept = limits or Limits()
+    c.Execute.timeout = kept.cell_timeout_s
+    c.GradingExecute.interrupt_grace = kept.interrupt_grace_s
     # nbclient waits 4 s for a cell's output after its reply; on a busy machine the
     # output of `import torch` comes later, and nbgrader then drops the whole notebook.
     c.Execute.iopub_timeout = 60
