@@ -157,9 +157,9 @@ class GradingExecute(Execute):
     """nbgrader's Execute, in the grading kernel (nbgrader hard-codes its kernel manager), and
     a cell past its time that ignores the interrupt ends the run at once."""
 
-    interrupt_grace = Integer(10, help="seconds a cell past its time has to stop once interrupted").tag(
-        config=True
-    )
+    interrupt_grace = Integer(
+        Limits.interrupt_grace_s, help="seconds a cell past its time has to stop once interrupted"
+    ).tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = GradingKernelManager
