@@ -112,10 +112,15 @@ class State:
         os.replace(partial, path)
 
 
+def threads_each(processes: int) -> int:
+    """torch's threads for each of ``processes`` running at once: they share the cores instead
+    of each claiming all of them (and spinning against each other)."""
+    return max(1, (os.cpu_count() or 1) // processes)
+
+
 def _worker_env(jobs: int) -> dict[str, str]:
     env = dict(os.environ)
-    # N kernels at once share the cores instead of each claiming all of them.
-    env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    env["OMP_NUM_THREADS"] = str(threads_each(jobs))
     env.pop("JPY_PARENT_PID", None)
     return env
 

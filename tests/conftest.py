@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import ROOT
+from autograder.grade import threads_each
 from autograder.sandbox import sandbox_problem
 
 from .browser import CHROMIUM
@@ -71,12 +72,13 @@ def pytest_configure(config):
     silently run once per worker instead.
 
     Each xdist worker, and the kernels and servers it starts, gets its share of the cores, as
-    grade.py gives each grading kernel: with torch's default of a thread per core the two
-    workers' kernels spin against each other (2 workers on 2 cores, 2026-12-06: 944 s of test
-    time in all, 843 s with one thread each; the wrong implementations 266 s, 166 s)."""
+    grade.py gives each grading kernel (threads_each): with torch's default of a thread per
+    core the two workers' kernels spin against each other (2 workers on 2 cores, 2026-12-06:
+    944 s of test time in all, 843 s with one thread each; the wrong implementations 266 s,
+    166 s)."""
     workers = getattr(config.option, "numprocesses", None)
     if isinstance(workers, int) and workers > 0:
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads_each(workers)))
     if config.getoption("dist", "no") == "loadgroup" and int(pytest.__version__.split(".")[0]) >= 9:
         raise pytest.UsageError(
             f"pytest {pytest.__version__} breaks pytest-xdist's --dist loadgroup: "
