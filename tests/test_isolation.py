@@ -30,7 +30,7 @@ from . import probe
 pytestmark = [pytest.mark.slow, pytest.mark.requires("sandbox")]
 # A probe notebook takes seconds. The endless loop's needs the cell limit plus a probe's run:
 # 19 s on a fast machine, over 25 s on a slow, loaded one (a CI run failed so), hence the margin;
-# no notebook here reaches it but the one test_a_notebook_past_its_limit_is_stopped makes.
+# no notebook here comes near it (test_a_notebook_past_its_limit_is_stopped sets its own, 3 s).
 LIMITS = Limits(cell_timeout_s=10, interrupt_grace_s=5, notebook_timeout_s=45, memory_bytes=2 * 1024**3)
 ESCAPES = """
 import os, socket
